@@ -1,0 +1,1 @@
+"""The IMDB sentiment pipeline: one module per DVC stage, plus what they share."""

@@ -1,0 +1,198 @@
+"""What every stage shares: params, errors, atomic writes and the npz artifacts.
+
+Stages run as `python -m stages.<name> ARGS` from the repository root (see
+dvc.yaml); each reads only its own block of params.yaml, checked against the
+schema the stage declares, and writes every output through `atomic_output`,
+so that a failed or killed stage never leaves a file DVC could take as done.
+"""
+
+import difflib
+import json
+import os
+import signal
+import sys
+import zipfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, NamedTuple
+
+import numpy as np
+import yaml
+
+PARAMS_FILE = Path("params.yaml")
+
+
+class StageError(Exception):
+    """A problem the user can fix; printed without a traceback."""
+
+
+def run(main: Callable[[], None]) -> None:
+    """Run a stage's main(): clear message and exit code 1 on a StageError.
+
+    SIGTERM is turned into KeyboardInterrupt, so a killed stage unwinds its
+    `atomic_output` blocks and removes its temporary files on the way out.
+    """
+    def terminate(signum, frame):
+        raise KeyboardInterrupt(f"stopped by signal {signum}")
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        main()
+    except StageError as error:
+        sys.exit(f"error: {error}")
+    except KeyboardInterrupt:
+        sys.exit("interrupted: no output was written")
+
+
+# --- params -----------------------------------------------------------------
+
+class Param(NamedTuple):
+    """One key of a params block: a check and the words that describe it."""
+    check: Callable[[Any], bool]
+    allowed: str
+
+
+def integer(low: int, high: float = float("inf")) -> Param:
+    ok = lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
+    return Param(ok, f"an integer >= {low}" + (f" and <= {high}" if high != float("inf") else ""))
+
+
+def number(low: float, high: float, *, low_open=False, high_open=False) -> Param:
+    def ok(v):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return False
+        above = v > low if low_open else v >= low
+        below = v < high if high_open else v <= high
+        return above and below
+    left, right = "(" if low_open else "[", ")" if high_open else "]"
+    return Param(ok, f"a number in {left}{low}, {high}{right}")
+
+
+def choice(*values) -> Param:
+    return Param(lambda v: v in values, "one of " + ", ".join(map(repr, values)))
+
+
+def boolean() -> Param:
+    return Param(lambda v: isinstance(v, bool), "true or false")
+
+
+def int_list(low: int) -> Param:
+    ok = lambda v: isinstance(v, list) and all(integer(low).check(u) for u in v)
+    return Param(ok, f"a list of integers >= {low}, e.g. [16, 16]")
+
+
+def load_params(block: str, schema: dict[str, Param], path: Path = PARAMS_FILE) -> dict:
+    """Read `block` of params.yaml and check every key against `schema`."""
+    try:
+        params = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise StageError(f"{path} not found: run the stage from the repository root")
+    except yaml.YAMLError as error:
+        raise StageError(f"{path} is not valid YAML: {error}")
+    if not isinstance(params, dict) or block not in params:
+        raise StageError(f"{path} has no '{block}:' block; add it with the keys "
+                         + ", ".join(schema))
+    values = params[block]
+    if not isinstance(values, dict):
+        raise StageError(f"'{block}' in {path} must be a mapping of "
+                         + ", ".join(schema) + f", not {values!r}")
+    for key in values:
+        if key not in schema:
+            hint = difflib.get_close_matches(str(key), schema, n=1)
+            raise StageError(f"unknown param '{block}.{key}' in {path}"
+                             + (f": did you mean '{block}.{hint[0]}'?" if hint else
+                                "; allowed keys: " + ", ".join(schema)))
+    for key, param in schema.items():
+        if key not in values:
+            raise StageError(f"param '{block}.{key}' is missing from {path}: "
+                             f"set it to {param.allowed}")
+        if not param.check(values[key]):
+            raise StageError(f"param '{block}.{key}' is {values[key]!r} in {path}; "
+                             f"it must be {param.allowed}")
+    return values
+
+
+# --- artifacts ----------------------------------------------------------------
+
+@contextmanager
+def atomic_output(path: str | Path):
+    """Yield a temporary path beside `path`; rename it to `path` on success.
+
+    The temporary name keeps the suffix (Keras insists on `.keras`), and is
+    removed if the block raises or the process is interrupted.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def save_arrays(path: str | Path, **arrays: np.ndarray) -> None:
+    """Like np.savez, but byte-reproducible: fixed zip timestamps, no pickles.
+
+    np.savez stamps each member with the current time, which would give the
+    same arrays a new DVC hash on every run.
+    """
+    with atomic_output(path) as tmp:
+        with zipfile.ZipFile(tmp, "w") as archive:
+            for name, array in arrays.items():
+                member = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                with archive.open(member, "w", force_zip64=True) as file:
+                    np.lib.format.write_array(file, np.asarray(array),
+                                              allow_pickle=False)
+
+
+def load_arrays(path: str | Path, *names: str) -> dict[str, np.ndarray]:
+    """Load the named arrays of an npz, with a clear error if it is damaged."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            missing = [name for name in names if name not in npz.files]
+            if missing:
+                raise StageError(f"{path} lacks the arrays {missing}: it was written by "
+                                 "another version of the pipeline; run `dvc repro --force`")
+            return {name: npz[name] for name in names}
+    except FileNotFoundError:
+        raise StageError(f"{path} not found: run `dvc repro` to build it")
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
+        raise StageError(f"{path} is corrupt or truncated ({error}); delete it and "
+                         "run `dvc repro` again")
+
+
+def write_json(path: str | Path, data: Any) -> None:
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def write_csv(path: str | Path, header: list[str], rows) -> None:
+    with atomic_output(path) as tmp:
+        with open(tmp, "w") as file:
+            file.write(",".join(header) + "\n")
+            file.writelines(",".join(map(str, row)) + "\n" for row in rows)
+
+
+# --- reviews ----------------------------------------------------------------------
+
+def pack_reviews(reviews: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Reviews as one UTF-8 byte array plus offsets: compact, and no pickles."""
+    encoded = [review.encode("utf-8") for review in reviews]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
+
+
+def unpack_reviews(text: np.ndarray, offsets: np.ndarray) -> list[str]:
+    blob = text.tobytes()
+    return [blob[a:b].decode("utf-8") for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
+
+
+def check_labels(labels: np.ndarray, where: str) -> None:
+    """Labels must be 0 (negative) or 1 (positive), with both present."""
+    if labels.size and not np.isin(labels, (0, 1)).all():
+        raise StageError(f"{where}: labels must be 0 or 1, found {sorted(set(labels.tolist()))[:5]}")
+    if len(np.unique(labels)) < 2:
+        raise StageError(f"{where}: all {labels.size} reviews have the same label; "
+                         "a sentiment model needs both positive and negative reviews")

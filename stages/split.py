@@ -1,0 +1,53 @@
+"""Split: carve the validation set from the training reviews with a seeded, stratified shuffle.
+
+The raw reviews come ordered by label, so a plain slice (the notebook's
+`x_train[:10000]` on Keras's pre-shuffled copy) would here be all negative.
+The shuffle is stratified: the validation set gets the same share of
+positive reviews as the training reviews, to within one review.
+"""
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from stages.common import StageError, check_labels, integer, load_params, run
+from stages.text import load_vectors, save_vectors
+
+SCHEMA = {"val_size": integer(1), "seed": integer(0)}
+
+
+def split_indices(labels: np.ndarray, val_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices (train, validation), each in shuffled order."""
+    if not 0 < val_size < len(labels):
+        raise StageError(f"split.val_size={val_size} must be between 1 and "
+                         f"{len(labels) - 1}: there are {len(labels)} training reviews")
+    order = np.random.default_rng(seed).permutation(len(labels))
+    positives = order[labels[order] == 1]
+    negatives = order[labels[order] == 0]
+    val_positives = round(val_size * len(positives) / len(labels))
+    in_val = np.zeros(len(labels), dtype=bool)
+    in_val[positives[:val_positives]] = True
+    in_val[negatives[:val_size - val_positives]] = True
+    return order[~in_val[order]], order[in_val[order]]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("vectors", type=Path, help="train.npz from vectorize")
+    parser.add_argument("out", type=Path, help="folder for train.npz and val.npz")
+    args = parser.parse_args()
+    params = load_params("split", SCHEMA)
+
+    vectors, labels = load_vectors(args.vectors)
+    train_rows, val_rows = split_indices(labels, params["val_size"], params["seed"])
+    assert len(train_rows) + len(val_rows) == len(labels)
+    for name, rows in (("train", train_rows), ("val", val_rows)):
+        check_labels(labels[rows], f"the {name} part of the split")
+    for name, rows in (("train", train_rows), ("val", val_rows)):
+        save_vectors(args.out / f"{name}.npz", vectors.take(rows), labels[rows])
+        print(f"{name}: {len(rows)} reviews, {labels[rows].mean():.1%} positive")
+
+
+if __name__ == "__main__":
+    run(main)

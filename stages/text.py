@@ -1,0 +1,120 @@
+"""Reviews to multi-hot vectors: the tokenizer, the vocabulary and `MultiHot`.
+
+Shared by the vectorize stage and by predict, so that a new review is read
+exactly as the training reviews were. NumPy only: no TensorFlow import here.
+"""
+
+from collections import Counter
+from dataclasses import dataclass
+from itertools import chain, repeat
+
+import numpy as np
+
+from stages.common import StageError, check_labels, load_arrays, save_arrays
+
+# The Keras Tokenizer's defaults: lowercase, these characters become spaces.
+FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
+_TO_SPACES = bytes.maketrans(FILTERS.encode(), b" " * len(FILTERS))
+
+
+def tokenize(review: str) -> list[bytes]:
+    """Lowercase, punctuation to spaces, split on whitespace.
+
+    The tokens are UTF-8 bytes: `bytes.translate` and `bytes.split` are about
+    four times faster than their `str` forms, and every filtered character is
+    ASCII, so no multi-byte character is cut.
+    """
+    return review.lower().encode("utf-8").translate(_TO_SPACES).split()
+
+
+def build_vocab(tokenized: list[list[bytes]], num_words: int) -> list[str]:
+    """The `num_words` most frequent tokens, most frequent first.
+
+    Ties keep the order in which the tokens first appear, so the vocabulary
+    is a pure function of the reviews.
+    """
+    counts = Counter(chain.from_iterable(tokenized))
+    return [token.decode("utf-8") for token, _ in counts.most_common(num_words)]
+
+
+@dataclass
+class MultiHot:
+    """Multi-hot vectors stored sparsely (CSR): only the positions of the 1s.
+
+    Row i is 1 at the columns `indices[indptr[i]:indptr[i + 1]]` and 0 elsewhere.
+    25,000 reviews take about 7 MB this way instead of 2 GB as dense float64.
+    """
+    indices: np.ndarray
+    indptr: np.ndarray
+    num_words: int
+
+    def __len__(self) -> int:
+        return len(self.indptr) - 1
+
+    def dense(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """The float32 0/1 matrix of the given rows (all rows by default)."""
+        rows = np.arange(len(self)) if rows is None else np.asarray(rows)
+        starts, lengths = self.indptr[rows], np.diff(self.indptr)[rows]
+        # Position in `indices` of every 1 of the selected rows, row after row.
+        first = np.cumsum(lengths) - lengths
+        positions = np.arange(lengths.sum()) + np.repeat(starts - first, lengths)
+        out = np.zeros((len(rows), self.num_words), dtype=np.float32)
+        out[np.repeat(np.arange(len(rows)), lengths), self.indices[positions]] = 1.0
+        return out
+
+    def take(self, rows: np.ndarray) -> "MultiHot":
+        lengths = np.diff(self.indptr)[rows]
+        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        first = indptr[:-1]
+        positions = np.arange(indptr[-1]) + np.repeat(self.indptr[rows] - first, lengths)
+        return MultiHot(self.indices[positions], indptr, self.num_words)
+
+    @staticmethod
+    def concatenate(parts: list["MultiHot"]) -> "MultiHot":
+        shifts = np.cumsum([0] + [part.indptr[-1] for part in parts[:-1]])
+        indptr = np.concatenate([[0]] + [part.indptr[1:] + shift
+                                         for part, shift in zip(parts, shifts)])
+        return MultiHot(np.concatenate([part.indices for part in parts]), indptr,
+                        parts[0].num_words)
+
+
+def multi_hot(tokenized: list[list[bytes]], vocab: list[str]) -> MultiHot:
+    """Each review as the set of its words' vocabulary indices."""
+    word_index = {word.encode("utf-8"): i for i, word in enumerate(vocab)}
+    lengths = np.fromiter(map(len, tokenized), dtype=np.int64, count=len(tokenized))
+    # One C-level dict lookup per token; -1 for words outside the vocabulary.
+    ids = np.fromiter(map(word_index.get, chain.from_iterable(tokenized), repeat(-1)),
+                      dtype=np.int64, count=int(lengths.sum()))
+    rows = np.repeat(np.arange(len(tokenized)), lengths)
+    known = ids >= 0
+    # One sort of row * num_words + id orders each row's ids and brings repeats together.
+    keys = np.sort(rows[known] * len(vocab) + ids[known])
+    keys = keys[np.diff(keys, prepend=-1) != 0]
+    indptr = np.zeros(len(tokenized) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(keys // len(vocab), minlength=len(tokenized)), out=indptr[1:])
+    index_type = np.min_scalar_type(max(len(vocab) - 1, 0))
+    return MultiHot((keys % len(vocab)).astype(index_type), indptr, len(vocab))
+
+
+def save_vectors(path, vectors: MultiHot, labels: np.ndarray) -> None:
+    save_arrays(path, indices=vectors.indices, indptr=vectors.indptr,
+                num_words=np.int64(vectors.num_words), labels=labels)
+
+
+def load_vectors(path) -> tuple[MultiHot, np.ndarray]:
+    """Read vectors written by `save_vectors`, checking that they hang together."""
+    arrays = load_arrays(path, "indices", "indptr", "num_words", "labels")
+    vectors = MultiHot(arrays["indices"], arrays["indptr"], int(arrays["num_words"]))
+    indptr, labels = vectors.indptr, arrays["labels"]
+    if (len(indptr) < 1 or indptr[0] != 0 or indptr[-1] != len(vectors.indices)
+            or (np.diff(indptr) < 0).any()):
+        raise StageError(f"{path}: row offsets do not match the {len(vectors.indices)} "
+                         "word ids; rebuild it with `dvc repro --force vectorize`")
+    if len(labels) != len(vectors):
+        raise StageError(f"{path}: {len(labels)} labels for {len(vectors)} reviews")
+    if vectors.indices.size and int(vectors.indices.max()) >= vectors.num_words:
+        raise StageError(f"{path}: word id {int(vectors.indices.max())} is not below "
+                         f"num_words={vectors.num_words}")
+    check_labels(labels, str(path))
+    return vectors, labels
