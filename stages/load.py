@@ -124,9 +124,11 @@ def load_aclimdb(external: Path) -> dict[str, tuple[list[str], np.ndarray]]:
 def load_keras() -> dict[str, tuple[list[str], np.ndarray]]:
     from keras.datasets import imdb  # imports TensorFlow: only for this source
 
-    (x_train, y_train), (x_test, y_test) = imdb.load_data()
-    # load_data shifts each word's rank by index_from=3: 0 pad, 1 start, 2 unknown.
-    words = {rank + 3: word for word, rank in imdb.get_word_index().items()}
+    word_index = imdb.get_word_index()
+    # load_data shifts each word's rank by index_from=3 (0 pad, 1 start, 2 unknown) and
+    # keeps ids below num_words; num_words=None would drop the single rarest word.
+    (x_train, y_train), (x_test, y_test) = imdb.load_data(num_words=max(word_index.values()) + 4)
+    words = {rank + 3: word for word, rank in word_index.items()}
     to_text = lambda ids: " ".join(words[i] for i in ids if i in words)
     return {"train": ([to_text(s) for s in x_train], np.asarray(y_train, dtype=np.uint8)),
             "test": ([to_text(s) for s in x_test], np.asarray(y_test, dtype=np.uint8))}

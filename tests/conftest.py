@@ -1,0 +1,133 @@
+"""Tiny IMDB-shaped data made on the spot, and a way to run the stages' DVC pipeline on it."""
+
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+POSITIVE = ["great", "wonderful", "brilliant", "loved", "superb", "moving"]
+NEGATIVE = ["awful", "boring", "terrible", "waste", "dull", "worst"]
+NEUTRAL = ["the", "film", "plot", "actor", "scene", "movie", "story", "and", "a", "was",
+           "it", "this", "of", "to", "is"]
+
+TINY_PARAMS = {
+    "load": {"source": "aclimdb"},
+    "vectorize": {"num_words": 28},
+    "split": {"val_size": 16, "seed": 0},
+    "train": {"hidden_units": [8, 8], "activation": "relu", "loss": "binary_crossentropy",
+              "optimizer": "rmsprop", "learning_rate": 0.01, "dropout": 0.0, "l2": 0.0,
+              "epochs": 3, "batch_size": 16, "seed": 1, "refit": True,
+              "early_stopping": False, "monitor": "val_loss", "patience": 2},
+    "evaluate": {"threshold": 0.5, "batch_size": 32},
+}
+
+
+def make_review(rng: np.random.Generator, label: int) -> str:
+    words = list(rng.choice(NEUTRAL, 12)) + list(rng.choice(POSITIVE if label else NEGATIVE, 3))
+    rng.shuffle(words)
+    return " ".join(words).capitalize() + ". Really," + f" {words[0]}!<br /><br />The end."
+
+
+def write_aclimdb(folder: Path, per_class: int = 24, seed: int = 0) -> Path:
+    """An extracted aclImdb/ with `per_class` reviews in each of train/test × pos/neg."""
+    rng = np.random.default_rng(seed)
+    for split in ("train", "test"):
+        for label, name in ((0, "neg"), (1, "pos")):
+            (folder / "aclImdb" / split / name).mkdir(parents=True, exist_ok=True)
+            for i in range(per_class):
+                rating = rng.integers(7, 11) if label else rng.integers(1, 5)
+                path = folder / "aclImdb" / split / name / f"{i}_{rating}.txt"
+                path.write_text(make_review(rng, label), encoding="utf-8")
+    return folder / "aclImdb"
+
+
+def tar_gz(folder: Path, archive: Path, reverse: bool = False) -> Path:
+    """Pack `folder` (an aclImdb/) into `archive`, members in sorted or reversed order."""
+    paths = sorted(folder.rglob("*"), reverse=reverse)
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in paths:
+            if path.is_file():
+                tar.add(path, arcname=path.relative_to(folder.parent).as_posix())
+    return archive
+
+
+@pytest.fixture
+def reviews():
+    rng = np.random.default_rng(0)
+    labels = np.array([0, 1] * 20, dtype=np.uint8)
+    return [make_review(rng, int(label)) for label in labels], labels
+
+
+# --- the DVC pipeline in a temporary repository -------------------------------------
+
+def environment() -> dict:
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"  # the stages' python
+    env["DVC_NO_ANALYTICS"] = "1"
+    env["IMDB_ARCHIVE_URL"] = "http://127.0.0.1:9/aclImdb_v1.tar.gz"  # refused at once: offline
+    return env
+
+
+class Project:
+    """A copy of the pipeline in its own git + DVC repository."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        result = subprocess.run(args, cwd=self.path, env=environment(), text=True,
+                                capture_output=True)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def dvc(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return self.run(sys.executable, "-m", "dvc", *args, check=check)
+
+    def repro(self, *args: str, check: bool = True) -> tuple[list[str], subprocess.CompletedProcess]:
+        """Run `dvc repro`; return the stages that really ran, and the result."""
+        result = self.dvc("repro", *args, check=check)
+        ran = [line.split("'")[1] for line in result.stdout.splitlines()
+               if line.startswith("Running stage '")]
+        return ran, result
+
+    @property
+    def params(self) -> dict:
+        return yaml.safe_load((self.path / "params.yaml").read_text())
+
+    def set_param(self, dotted: str, value) -> None:
+        params = self.params
+        block, key = dotted.split(".")
+        params[block][key] = value
+        self.write_params(params)
+
+    def write_params(self, params: dict) -> None:
+        (self.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+    def commit(self, message: str) -> None:
+        self.run("git", "add", "-A")
+        self.run("git", "commit", "-qm", message)
+
+
+def make_project(path: Path) -> Project:
+    path.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(ROOT / "stages", path / "stages",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("dvc.yaml", ".gitignore"):
+        shutil.copy(ROOT / name, path / name)
+    project = Project(path)
+    project.write_params(TINY_PARAMS)
+    write_aclimdb(path / "data" / "external")
+    project.run("git", "init", "-q")
+    project.run("git", "config", "user.email", "test@example.com")
+    project.run("git", "config", "user.name", "test")
+    project.dvc("init", "-q")
+    project.commit("pipeline")
+    return project

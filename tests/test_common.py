@@ -1,0 +1,95 @@
+import os
+import zipfile
+
+import numpy as np
+import pytest
+import yaml
+
+from stages.common import (StageError, atomic_output, choice, integer, load_arrays,
+                           load_params, number, pack_reviews, save_arrays, unpack_reviews)
+
+SCHEMA = {"epochs": integer(1), "rate": number(0, 1, low_open=True), "loss": choice("mse", "bce")}
+
+
+def write_params(tmp_path, params):
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
+def test_load_params_returns_the_block(tmp_path):
+    path = write_params(tmp_path, {"train": {"epochs": 3, "rate": 0.5, "loss": "mse"}, "other": {}})
+    assert load_params("train", SCHEMA, path) == {"epochs": 3, "rate": 0.5, "loss": "mse"}
+
+
+@pytest.mark.parametrize("block, message", [
+    ({"epochs": 0, "rate": 0.5, "loss": "mse"}, "'train.epochs' is 0 in .*integer >= 1"),
+    ({"epochs": 2.5, "rate": 0.5, "loss": "mse"}, "'train.epochs' is 2.5"),
+    ({"epochs": True, "rate": 0.5, "loss": "mse"}, "'train.epochs' is True"),
+    ({"epochs": 3, "rate": 0, "loss": "mse"}, r"'train.rate' is 0 .*\(0, 1\]"),
+    ({"epochs": 3, "rate": "fast", "loss": "mse"}, "'train.rate' is 'fast'"),
+    ({"epochs": 3, "rate": 0.5, "loss": "hinge"}, "one of 'mse', 'bce'"),
+    ({"epochs": 3, "rate": 0.5}, "'train.loss' is missing"),
+    ({"epoch": 3, "rate": 0.5, "loss": "mse"}, "did you mean 'train.epochs'"),
+    ({"epochs": 3, "rate": 0.5, "loss": "mse", "zzz": 1}, "allowed keys: epochs, rate, loss"),
+    ([1, 2], "must be a mapping"),
+])
+def test_load_params_names_key_value_and_what_is_allowed(tmp_path, block, message):
+    path = write_params(tmp_path, {"train": block})
+    with pytest.raises(StageError, match=message):
+        load_params("train", SCHEMA, path)
+
+
+def test_load_params_missing_block_or_file(tmp_path):
+    with pytest.raises(StageError, match="has no 'train:' block"):
+        load_params("train", SCHEMA, write_params(tmp_path, {"load": {}}))
+    with pytest.raises(StageError, match="not found"):
+        load_params("train", SCHEMA, tmp_path / "nope.yaml")
+    (tmp_path / "bad.yaml").write_text("train: [unclosed")
+    with pytest.raises(StageError, match="not valid YAML"):
+        load_params("train", SCHEMA, tmp_path / "bad.yaml")
+
+
+def test_atomic_output_renames_on_success_and_cleans_up_on_error(tmp_path):
+    target = tmp_path / "sub" / "out.txt"
+    with atomic_output(target) as tmp:
+        tmp.write_text("done")
+        assert not target.exists()
+    assert target.read_text() == "done"
+    with pytest.raises(RuntimeError):
+        with atomic_output(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("killed")
+    assert target.read_text() == "done"
+    assert sorted(os.listdir(target.parent)) == ["out.txt"]
+
+
+def test_save_arrays_is_byte_reproducible(tmp_path):
+    arrays = {"a": np.arange(10, dtype=np.uint16), "n": np.int64(7)}
+    save_arrays(tmp_path / "one.npz", **arrays)
+    os.utime(tmp_path, (0, 0))
+    save_arrays(tmp_path / "two.npz", **arrays)
+    assert (tmp_path / "one.npz").read_bytes() == (tmp_path / "two.npz").read_bytes()
+    loaded = load_arrays(tmp_path / "one.npz", "a", "n")
+    assert loaded["a"].tolist() == list(range(10)) and int(loaded["n"]) == 7
+    with zipfile.ZipFile(tmp_path / "one.npz") as archive:
+        assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+
+
+def test_load_arrays_reports_damage(tmp_path):
+    save_arrays(tmp_path / "ok.npz", a=np.arange(1000))
+    data = (tmp_path / "ok.npz").read_bytes()
+    (tmp_path / "cut.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(StageError, match="corrupt or truncated"):
+        load_arrays(tmp_path / "cut.npz", "a")
+    with pytest.raises(StageError, match="lacks the arrays"):
+        load_arrays(tmp_path / "ok.npz", "a", "b")
+    with pytest.raises(StageError, match="run `dvc repro`"):
+        load_arrays(tmp_path / "missing.npz", "a")
+
+
+def test_reviews_round_trip_through_bytes_and_offsets():
+    reviews = ["Great film!", "Émouvant, très beau", "x" * 1000, "日本語のレビュー"]
+    text, offsets = pack_reviews(reviews)
+    assert text.dtype == np.uint8 and offsets[-1] == len(text)
+    assert unpack_reviews(text, offsets) == reviews

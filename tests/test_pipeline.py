@@ -1,0 +1,89 @@
+"""The pipeline under DVC itself, in a temporary git repository, on tiny reviews."""
+
+import json
+import re
+
+import pytest
+
+from conftest import make_project
+
+STAGES = ["load", "vectorize", "split", "train", "evaluate"]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    project = make_project(tmp_path_factory.mktemp("pipeline") / "repo")
+    ran, _ = project.repro()
+    assert ran == STAGES
+    project.commit("reproduced")
+    return project
+
+
+def test_outputs_are_complete(project):
+    metrics = json.loads((project.path / "reports/metrics.json").read_text())
+    assert set(metrics) == {"loss", "accuracy", "precision", "recall", "f1", "roc_auc", "n_reviews"}
+    assert metrics["n_reviews"] == 48
+    history = (project.path / "reports/history.csv").read_text().splitlines()
+    assert history[0] == "epoch,loss,accuracy,val_loss,val_accuracy" and len(history) == 4
+    for figure in ("loss", "accuracy", "confusion", "roc"):
+        assert (project.path / f"reports/figures/{figure}.png").read_bytes()[:4] == b"\x89PNG"
+    assert (project.path / "models/model.keras").stat().st_size > 0
+    status = project.dvc("status", "--json").stdout
+    assert json.loads(status) == {}
+
+
+def test_nothing_reruns_without_a_change(project):
+    ran, result = project.repro()
+    assert ran == [] and "Data and pipelines are up to date" in result.stdout
+
+
+@pytest.mark.parametrize("param, value, expected", [
+    ("train.epochs", 5, ["train", "evaluate"]),
+    ("split.val_size", 12, ["split", "train", "evaluate"]),
+    ("vectorize.num_words", 20, ["vectorize", "split", "train", "evaluate"]),
+    ("evaluate.threshold", 0.7, ["evaluate"]),
+])
+def test_a_param_reruns_only_its_stage_and_those_after(project, param, value, expected):
+    before = project.params
+    metrics = (project.path / "reports/metrics.json").read_text()
+    project.set_param(param, value)
+    try:
+        ran, _ = project.repro()
+        assert ran == expected
+    finally:
+        project.write_params(before)
+    # Changed back: nothing runs, DVC restores every output from its run-cache.
+    ran, result = project.repro()
+    assert ran == []
+    assert all(f"Stage '{stage}' is cached - skipping run" in result.stdout for stage in expected)
+    assert (project.path / "reports/metrics.json").read_text() == metrics
+    assert project.run("git", "status", "--porcelain").stdout == ""
+
+
+def test_metrics_and_params_diff_across_commits(project):
+    project.set_param("train.epochs", 1)
+    project.set_param("train.learning_rate", 0.001)
+    try:
+        ran, _ = project.repro()
+        assert ran == ["train", "evaluate"]
+        metrics = json.loads(project.dvc("metrics", "diff", "HEAD", "--json").stdout)
+        accuracy = metrics["reports/metrics.json"]["accuracy"]
+        assert accuracy["new"] != accuracy["old"] and accuracy["diff"] != 0
+        assert metrics["reports/train.json"]["epochs"] == {"old": 3, "new": 1, "diff": -2}
+        params = json.loads(project.dvc("params", "diff", "HEAD", "--json").stdout)
+        assert params["params.yaml"]["train.epochs"] == {"old": 3, "new": 1, "diff": -2}
+        table = project.dvc("metrics", "diff", "HEAD", "--md").stdout
+        assert re.search(r"\| reports/metrics.json +\| accuracy +\|", table)
+    finally:
+        project.run("git", "checkout", "--", ".")
+        project.dvc("checkout", "-q")
+    assert project.repro()[0] == []
+
+
+def test_plots_show_draws_learning_curves_with_both_series(project):
+    project.dvc("plots", "show", "-o", "plots_out")
+    html = (project.path / "plots_out/index.html").read_text()
+    for series in ('"loss"', '"val_loss"', '"accuracy"', '"val_accuracy"', '"fpr"', '"actual"'):
+        assert series in html
+    assert "Training and validation loss" in html
+    assert (project.path / "plots_out/static").is_dir()

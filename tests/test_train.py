@@ -1,0 +1,89 @@
+import keras
+import numpy as np
+import yaml
+
+from conftest import ROOT, TINY_PARAMS
+from stages.batches import MultiHotBatches
+from stages.text import build_vocab, multi_hot, tokenize
+from stages.train import best_epoch, build_model, fit
+
+
+def test_default_params_build_the_notebooks_network():
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]
+    model = build_model(10_000, params)
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    assert [(d.units, d.activation.__name__) for d in dense] == [
+        (16, "relu"), (16, "relu"), (1, "sigmoid")]
+    assert model.input_shape == (None, 10_000)
+    assert isinstance(model.optimizer, keras.optimizers.RMSprop)
+    assert np.isclose(float(model.optimizer.learning_rate), 0.001)
+    assert model.loss == "binary_crossentropy"
+    assert (params["epochs"], params["batch_size"], params["refit"]) == (4, 512, True)
+
+
+def test_knobs_change_the_network():
+    params = TINY_PARAMS["train"] | {"hidden_units": [32, 32, 32], "activation": "tanh",
+                                     "dropout": 0.5, "l2": 0.01, "optimizer": "adam"}
+    model = build_model(50, params)
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    assert [d.units for d in dense] == [32, 32, 32, 1]
+    assert dense[0].activation.__name__ == "tanh" and dense[0].kernel_regularizer is not None
+    assert sum(isinstance(layer, keras.layers.Dropout) for layer in model.layers) == 3
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+
+
+def test_batches_cover_every_row_once_and_reshuffle_each_epoch():
+    vectors = multi_hot([tokenize(f"w{i} common") for i in range(10)],
+                        ["common"] + [f"w{i}" for i in range(10)])
+    labels = np.arange(10) % 2
+    batches = MultiHotBatches(vectors, labels, batch_size=4, seed=0)
+    assert len(batches) == 3
+
+    def epoch():
+        rows = [batches[i] for i in range(len(batches))]
+        x = np.concatenate([r[0] for r in rows])
+        return x.argmax(axis=1) * 0 + x[:, 1:].argmax(axis=1), np.concatenate([r[1] for r in rows])
+
+    first, first_labels = epoch()
+    assert sorted(first.tolist()) == list(range(10))
+    assert (first_labels == first % 2).all()
+    batches.on_epoch_end()
+    second, _ = epoch()
+    assert sorted(second.tolist()) == list(range(10)) and (second != first).any()
+    unshuffled = MultiHotBatches(vectors, None, batch_size=4)
+    assert len(unshuffled[2]) == 1 and unshuffled[2][0].shape == (2, 11)
+
+
+def test_best_epoch():
+    history = {"val_loss": [0.5, 0.3, 0.3, 0.4], "val_accuracy": [0.7, 0.9, 0.8, 0.9]}
+    assert best_epoch(history, "val_loss") == 2
+    assert best_epoch(history, "val_accuracy") == 2
+
+
+def tiny_data(reviews):
+    texts, labels = reviews
+    tokenized = [tokenize(text) for text in texts]
+    return multi_hot(tokenized, build_vocab(tokenized, 28)), labels
+
+
+def test_fit_is_deterministic_and_learns(reviews):
+    vectors, labels = tiny_data(reviews)
+    params = TINY_PARAMS["train"] | {"epochs": 8}
+    val = (vectors.take(np.arange(30, 40)), labels[30:])
+    train = vectors.take(np.arange(30))
+    _, first = fit(train, labels[:30], params, 8, val)
+    _, second = fit(train, labels[:30], params, 8, val)
+    assert first == second
+    assert first["val_accuracy"][-1] >= 0.8 and first["loss"][-1] < first["loss"][0]
+
+
+def test_early_stopping_restores_the_best_epoch(reviews):
+    vectors, labels = tiny_data(reviews)
+    params = TINY_PARAMS["train"] | {"learning_rate": 0.5}  # overshoots: val_loss turns up
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=1, restore_best_weights=True)
+    val = (vectors.take(np.arange(30, 40)), labels[30:])
+    model, history = fit(vectors.take(np.arange(30)), labels[:30], params, 30, val, [stop])
+    assert len(history["loss"]) < 30
+    best = best_epoch(history, "val_loss")
+    restored = model.evaluate(MultiHotBatches(*val, batch_size=16), verbose=0)[0]
+    assert np.isclose(restored, history["val_loss"][best - 1], rtol=1e-4)
