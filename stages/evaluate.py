@@ -10,7 +10,7 @@ figures, the confusion matrix and the ROC curve.
 import argparse
 from pathlib import Path
 
-from stages.batches import MultiHotBatches  # first: it quiets TensorFlow's start-up
+from stages.batches import multi_hot_batches  # first: it quiets TensorFlow's start-up
 
 import keras
 import matplotlib
@@ -127,7 +127,7 @@ def main() -> None:
                          f"have {vectors.num_words}: run `dvc repro`")
 
     # The saved model itself scores the reviews, one dense batch at a time.
-    scores = model.predict(MultiHotBatches(vectors, None, params["batch_size"]), verbose=0)[:, 0]
+    scores = model.predict(multi_hot_batches(vectors, None, params["batch_size"]), verbose=0)[:, 0]
     # The loss the model was compiled with, averaged over reviews as model.evaluate does.
     loss_fn = keras.losses.get(model.loss)
     loss = float(np.mean(loss_fn(labels[:, None].astype("float32"), scores[:, None])))

@@ -4,9 +4,8 @@ Shared by the vectorize stage and by predict, so that a new review is read
 exactly as the training reviews were. NumPy only: no TensorFlow import here.
 """
 
-from collections import Counter
 from dataclasses import dataclass
-from itertools import chain, repeat
+from itertools import chain
 
 import numpy as np
 
@@ -27,14 +26,40 @@ def tokenize(review: str) -> list[bytes]:
     return review.lower().encode("utf-8").translate(_TO_SPACES).split()
 
 
-def build_vocab(tokenized: list[list[bytes]], num_words: int) -> list[str]:
+@dataclass
+class TokenIds:
+    """Tokenised reviews as integers: `ids` indexes `tokens`, review after review.
+
+    Review i's tokens are `ids[offsets[i]:offsets[i + 1]]`; `tokens` lists each
+    distinct token once, in order of first appearance, with its `counts`.
+    """
+    tokens: list[bytes]
+    counts: np.ndarray
+    ids: np.ndarray
+    offsets: np.ndarray
+
+
+def token_ids(reviews: list[str]) -> TokenIds:
+    tokenized = [tokenize(review) for review in reviews]
+    lengths = np.fromiter(map(len, tokenized), dtype=np.int64, count=len(tokenized))
+    offsets = np.zeros(len(tokenized) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    tokens = list(dict.fromkeys(chain.from_iterable(tokenized)))  # in order of first appearance
+    index = {token: i for i, token in enumerate(tokens)}
+    # One C-level dict lookup per token: no Python loop over the ~6 million words.
+    ids = np.fromiter(map(index.__getitem__, chain.from_iterable(tokenized)),
+                      dtype=np.int32, count=int(offsets[-1]))
+    return TokenIds(tokens, np.bincount(ids, minlength=len(tokens)), ids, offsets)
+
+
+def build_vocab(train: TokenIds, num_words: int) -> list[str]:
     """The `num_words` most frequent tokens, most frequent first.
 
     Ties keep the order in which the tokens first appear, so the vocabulary
     is a pure function of the reviews.
     """
-    counts = Counter(chain.from_iterable(tokenized))
-    return [token.decode("utf-8") for token, _ in counts.most_common(num_words)]
+    ranked = np.argsort(-train.counts, kind="stable")[:num_words]
+    return [train.tokens[i].decode("utf-8") for i in ranked]
 
 
 @dataclass
@@ -79,20 +104,19 @@ class MultiHot:
                         parts[0].num_words)
 
 
-def multi_hot(tokenized: list[list[bytes]], vocab: list[str]) -> MultiHot:
+def multi_hot(reviews: TokenIds, vocab: list[str]) -> MultiHot:
     """Each review as the set of its words' vocabulary indices."""
     word_index = {word.encode("utf-8"): i for i, word in enumerate(vocab)}
-    lengths = np.fromiter(map(len, tokenized), dtype=np.int64, count=len(tokenized))
-    # One C-level dict lookup per token; -1 for words outside the vocabulary.
-    ids = np.fromiter(map(word_index.get, chain.from_iterable(tokenized), repeat(-1)),
-                      dtype=np.int64, count=int(lengths.sum()))
-    rows = np.repeat(np.arange(len(tokenized)), lengths)
+    # Vocabulary index of each distinct token (-1: not in the vocabulary), then of each token.
+    lookup = np.array([word_index.get(token, -1) for token in reviews.tokens] or [-1])
+    ids = lookup[reviews.ids]
+    rows = np.repeat(np.arange(len(reviews.offsets) - 1), np.diff(reviews.offsets))
     known = ids >= 0
     # One sort of row * num_words + id orders each row's ids and brings repeats together.
     keys = np.sort(rows[known] * len(vocab) + ids[known])
     keys = keys[np.diff(keys, prepend=-1) != 0]
-    indptr = np.zeros(len(tokenized) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(keys // len(vocab), minlength=len(tokenized)), out=indptr[1:])
+    indptr = np.zeros(len(reviews.offsets), dtype=np.int64)
+    np.cumsum(np.bincount(keys // len(vocab), minlength=len(indptr) - 1), out=indptr[1:])
     index_type = np.min_scalar_type(max(len(vocab) - 1, 0))
     return MultiHot((keys % len(vocab)).astype(index_type), indptr, len(vocab))
 

@@ -11,7 +11,7 @@
 import argparse
 from pathlib import Path
 
-from stages.batches import MultiHotBatches  # first: it quiets TensorFlow's start-up
+from stages.batches import multi_hot_batches  # first: it quiets TensorFlow's start-up
 
 import keras
 import numpy as np
@@ -61,9 +61,10 @@ def fit(vectors: MultiHot, labels, p: dict, epochs: int, validation=None, callba
     # The same seed before every build: both fits start from the same weights.
     keras.utils.set_random_seed(p["seed"])
     model = build_model(vectors.num_words, p)
-    batches = MultiHotBatches(vectors, labels, p["batch_size"], seed=p["seed"])
-    val_batches = validation and MultiHotBatches(*validation, batch_size=p["batch_size"])
-    history = model.fit(batches, validation_data=val_batches, epochs=epochs, shuffle=False,
+    batches = multi_hot_batches(vectors, labels, p["batch_size"], seed=p["seed"])
+    val_batches = validation and multi_hot_batches(*validation, batch_size=p["batch_size"])
+    history = model.fit(batches, validation_data=val_batches, epochs=epochs,
+                        shuffle=False,  # the dataset shuffles itself, seeded
                         callbacks=list(callbacks), verbose=2)
     return model, history.history
 

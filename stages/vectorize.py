@@ -3,22 +3,22 @@
 The vocabulary is the `num_words` most frequent tokens of the *training*
 reviews only (the test set must not leak into it); `vocab.json` lists them,
 most frequent first, and predict reuses it with the same tokenizer. Vector
-column j is 1 when the review contains vocabulary word j, whatever how often.
+column j is 1 when the review contains vocabulary word j, however often.
 """
 
 import argparse
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from stages.common import load_arrays, integer, load_params, run, unpack_reviews, write_json
-from stages.text import build_vocab, multi_hot, save_vectors, tokenize
+from stages.common import integer, load_arrays, load_params, run, unpack_reviews, write_json
+from stages.text import TokenIds, build_vocab, multi_hot, save_vectors, token_ids
 
 SCHEMA = {"num_words": integer(1)}
 
 
-def read_tokenized(path: Path):
+def read_token_ids(path: Path) -> tuple[TokenIds, "np.ndarray"]:
     arrays = load_arrays(path, "text", "offsets", "labels")
-    reviews = unpack_reviews(arrays["text"], arrays["offsets"])
-    return [tokenize(review) for review in reviews], arrays["labels"]
+    return token_ids(unpack_reviews(arrays["text"], arrays["offsets"])), arrays["labels"]
 
 
 def main() -> None:
@@ -28,15 +28,18 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params("vectorize", SCHEMA)
 
-    train_tokens, train_labels = read_tokenized(args.raw / "train.npz")
-    vocab = build_vocab(train_tokens, params["num_words"])
+    # Tokenising is pure Python: train and test each get a core (a second process).
+    with ProcessPoolExecutor(max_workers=1) as pool:
+        test_job = pool.submit(read_token_ids, args.raw / "test.npz")
+        train_tokens, train_labels = read_token_ids(args.raw / "train.npz")
+        test_tokens, test_labels = test_job.result()
+        vocab = build_vocab(train_tokens, params["num_words"])
+        test_job = pool.submit(multi_hot, test_tokens, vocab)
+        train = multi_hot(train_tokens, vocab)
+        test = test_job.result()
     if len(vocab) < params["num_words"]:
         print(f"warning: the training reviews have only {len(vocab)} distinct words, "
               f"fewer than num_words={params['num_words']}")
-    train = multi_hot(train_tokens, vocab)
-    del train_tokens
-    test_tokens, test_labels = read_tokenized(args.raw / "test.npz")
-    test = multi_hot(test_tokens, vocab)
 
     write_json(args.out / "vocab.json", vocab)
     save_vectors(args.out / "train.npz", train, train_labels)

@@ -3,7 +3,6 @@ import itertools
 import numpy as np
 import pytest
 
-from stages.batches import MultiHotBatches
 from stages.evaluate import classification_metrics, roc_auc, roc_curve
 
 

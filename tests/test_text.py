@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from stages.common import StageError, save_arrays
-from stages.text import MultiHot, build_vocab, load_vectors, multi_hot, save_vectors, tokenize
+from stages.text import (MultiHot, build_vocab, load_vectors, multi_hot, save_vectors, token_ids,
+                         tokenize)
 
 
 def test_tokenize_follows_the_keras_tokenizer_defaults():
@@ -13,10 +14,18 @@ def test_tokenize_follows_the_keras_tokenizer_defaults():
     assert tokenize("   ") == []
 
 
+def test_token_ids_number_tokens_in_order_of_first_appearance():
+    ids = token_ids(["b a c a", "", "C d! a b"])
+    assert ids.tokens == [b"b", b"a", b"c", b"d"]
+    assert ids.counts.tolist() == [2, 3, 2, 1]
+    assert ids.ids.tolist() == [0, 1, 2, 1, 2, 3, 1, 0]
+    assert ids.offsets.tolist() == [0, 4, 4, 8]
+
+
 def test_vocab_is_most_frequent_first_with_ties_in_first_seen_order():
-    tokenized = [tokenize("b a c a"), tokenize("c d a b")]
-    assert build_vocab(tokenized, 10) == ["a", "b", "c", "d"]
-    assert build_vocab(tokenized, 2) == ["a", "b"]
+    train = token_ids(["b a c a", "c d a b"])
+    assert build_vocab(train, 10) == ["a", "b", "c", "d"]
+    assert build_vocab(train, 2) == ["a", "b"]
 
 
 def naive_multi_hot(tokenized, vocab):
@@ -31,10 +40,10 @@ def naive_multi_hot(tokenized, vocab):
 
 
 def test_multi_hot_matches_the_dense_encoding(reviews):
-    texts, _ = reviews
-    tokenized = [tokenize(t) for t in texts] + [[], tokenize("unknownword only")]
-    vocab = build_vocab(tokenized[:30], 12)
-    vectors = multi_hot(tokenized, vocab)
+    texts = reviews[0] + ["", "unknownword only"]
+    tokenized = [tokenize(t) for t in texts]
+    vocab = build_vocab(token_ids(texts[:30]), 12)
+    vectors = multi_hot(token_ids(texts), vocab)
     assert len(vectors) == len(tokenized) and vectors.num_words == 12
     assert vectors.indices.dtype == np.uint8
     np.testing.assert_array_equal(vectors.dense(), naive_multi_hot(tokenized, vocab))
@@ -44,7 +53,7 @@ def test_multi_hot_matches_the_dense_encoding(reviews):
 
 
 def test_concatenate_stacks_rows():
-    vectors = multi_hot([tokenize(t) for t in ["a b", "c", "", "a c d"]], ["a", "b", "c", "d"])
+    vectors = multi_hot(token_ids(["a b", "c", "", "a c d"]), ["a", "b", "c", "d"])
     first, second = vectors.take(np.array([0, 1])), vectors.take(np.array([2, 3]))
     both = MultiHot.concatenate([first, second])
     np.testing.assert_array_equal(both.dense(), vectors.dense())
@@ -52,7 +61,7 @@ def test_concatenate_stacks_rows():
 
 
 def test_vectors_round_trip_and_are_checked(tmp_path):
-    vectors = multi_hot([tokenize("a b"), tokenize("b c")], ["a", "b", "c"])
+    vectors = multi_hot(token_ids(["a b", "b c"]), ["a", "b", "c"])
     labels = np.array([0, 1], dtype=np.uint8)
     save_vectors(tmp_path / "v.npz", vectors, labels)
     loaded, loaded_labels = load_vectors(tmp_path / "v.npz")
