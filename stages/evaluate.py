@@ -10,9 +10,6 @@ figures, the confusion matrix and the ROC curve.
 import argparse
 from pathlib import Path
 
-from stages.batches import multi_hot_batches  # first: it quiets TensorFlow's start-up
-
-import keras
 import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
@@ -115,8 +112,11 @@ def main() -> None:
     parser.add_argument("reports", type=Path, help="folder for metrics, plot data and figures")
     args = parser.parse_args()
     params = load_params("evaluate", SCHEMA)
-
     vectors, labels = load_vectors(args.test)
+
+    from stages.batches import multi_hot_batches  # TensorFlow (3 s): once the input is sound
+    import keras
+
     try:
         model = keras.saving.load_model(args.model)
     except Exception as error:  # Keras raises many kinds for a bad file

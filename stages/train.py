@@ -36,6 +36,7 @@ SCHEMA = {
     "early_stopping": boolean(),
     "monitor": choice("val_loss", "val_accuracy"),
     "patience": integer(0),
+    "restore_best_weights": boolean(),
 }
 HISTORY = ["loss", "accuracy", "val_loss", "val_accuracy"]
 
@@ -96,10 +97,13 @@ def main() -> None:
     callbacks = []
     if p["early_stopping"]:
         callbacks.append(keras.callbacks.EarlyStopping(
-            monitor=p["monitor"], patience=p["patience"], restore_best_weights=True))
+            monitor=p["monitor"], patience=p["patience"],
+            restore_best_weights=p["restore_best_weights"]))
     print(f"fit on {len(train)} reviews, validate on {len(val)}")
     model, history = fit(train, train_labels, p, p["epochs"], (val, val_labels), callbacks)
-    epochs = best_epoch(history, p["monitor"]) if p["early_stopping"] else len(history["loss"])
+    # The epoch the saved model stands for: with early stopping, the best one.
+    stopped_at_best = p["early_stopping"] and (p["refit"] or p["restore_best_weights"])
+    epochs = best_epoch(history, p["monitor"]) if stopped_at_best else len(history["loss"])
 
     if p["refit"]:
         print(f"refit on all {len(train) + len(val)} training reviews for {epochs} epochs")

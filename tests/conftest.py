@@ -24,7 +24,8 @@ TINY_PARAMS = {
     "train": {"hidden_units": [8, 8], "activation": "relu", "loss": "binary_crossentropy",
               "optimizer": "rmsprop", "learning_rate": 0.01, "dropout": 0.0, "l2": 0.0,
               "epochs": 3, "batch_size": 16, "seed": 1, "refit": True,
-              "early_stopping": False, "monitor": "val_loss", "patience": 2},
+              "early_stopping": False, "monitor": "val_loss", "patience": 2,
+              "restore_best_weights": True},
     "evaluate": {"threshold": 0.5, "batch_size": 32},
 }
 

@@ -1,0 +1,98 @@
+import json
+import sys
+
+import numpy as np
+import pytest
+import yaml
+
+from conftest import TINY_PARAMS
+from stages import predict
+from stages.common import StageError
+from stages.text import build_vocab, multi_hot, token_ids
+from stages.train import fit
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny model and vocabulary where the pipeline would leave them."""
+    from conftest import make_review
+
+    root = tmp_path_factory.mktemp("predict")
+    rng = np.random.default_rng(0)
+    labels = np.array([0, 1] * 40, dtype=np.uint8)
+    texts = [make_review(rng, int(label)) for label in labels]
+    reviews = token_ids(texts)
+    vocab = build_vocab(reviews, 28)
+    model, _ = fit(multi_hot(reviews, vocab), labels, TINY_PARAMS["train"] | {"epochs": 10}, 10)
+    (root / "models").mkdir()
+    model.save(root / "models/model.keras")
+    (root / "data/vectors").mkdir(parents=True)
+    (root / "data/vectors/vocab.json").write_text(json.dumps(vocab))
+    (root / "params.yaml").write_text(yaml.safe_dump(TINY_PARAMS))
+    return root, model, vocab
+
+
+@pytest.fixture
+def run_predict(trained, monkeypatch, capsys):
+    root, _, _ = trained
+    monkeypatch.chdir(root)
+
+    def run(*args):
+        monkeypatch.setattr(sys, "argv", ["predict", *args])
+        predict.main()
+        return capsys.readouterr().out
+
+    return run
+
+
+def test_prints_probability_and_label_per_review(run_predict, trained, tmp_path):
+    _, model, vocab = trained
+    (tmp_path / "reviews.txt").write_text("A superb, moving film!\nDull. A waste, the worst.\n")
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder/one.txt").write_text("Brilliant and wonderful, loved it", encoding="utf-8")
+    out = run_predict("Great! Loved it.", "Awful and boring", "-f", str(tmp_path / "reviews.txt"),
+                      "-d", str(tmp_path / "folder"), "--json")
+    results = json.loads(out)
+    assert [r["label"] for r in results] == ["positive", "negative", "positive", "negative", "positive"]
+    assert [r["source"] for r in results][2:] == [
+        f"{tmp_path}/reviews.txt:1", f"{tmp_path}/reviews.txt:2", f"{tmp_path}/folder/one.txt"]
+    # Same tokenizer, vocabulary and model as training: the model's own output on that vector.
+    expected = model.predict(multi_hot(token_ids(["Great! Loved it."]), vocab).dense(), verbose=0)
+    assert results[0]["probability"] == pytest.approx(float(expected[0, 0]), abs=1e-4)
+
+    table = run_predict("Great! Loved it.", "xyzzy")
+    lines = table.splitlines()
+    assert lines[0].split()[1] == "positive" and lines[0].endswith("Great! Loved it.")
+    assert "no word of it is in the vocabulary" in lines[1]
+
+
+def test_reads_stdin(run_predict, monkeypatch):
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("Wonderful\nTerrible\n"))
+    results = json.loads(run_predict("-f", "-", "--json"))
+    assert [r["source"] for r in results] == ["-:1", "-:2"]
+
+
+@pytest.mark.parametrize("make_args, message", [
+    (lambda tmp: [""], r"empty review \(argument 1\)"),
+    (lambda tmp: ["fine", "   "], r"empty review \(argument 2\)"),
+    (lambda tmp: [], "no reviews given"),
+    (lambda tmp: ["-f", str(tmp / "missing.txt")], "cannot read .*missing.txt: No such file"),
+    (lambda tmp: ["-f", str(tmp / "latin1.txt")], "latin1.txt is not UTF-8 text"),
+    (lambda tmp: ["-d", str(tmp / "nothing")], "is not a folder with .txt files"),
+    (lambda tmp: ["--model", str(tmp / "none.keras"), "good"], r"not found: train the model first with `dvc repro`"),
+    (lambda tmp: ["--model", str(tmp / "junk.keras"), "good"], "cannot load .*junk.keras"),
+])
+def test_clear_errors(run_predict, tmp_path, make_args, message):
+    (tmp_path / "latin1.txt").write_bytes("Très émouvant".encode("latin-1"))
+    (tmp_path / "junk.keras").write_bytes(b"not a model")
+    with pytest.raises(StageError, match=message):
+        run_predict(*make_args(tmp_path))
+
+
+def test_vocabulary_and_model_out_of_step(run_predict, trained, tmp_path):
+    root, _, vocab = trained
+    (tmp_path / "vocab.json").write_text(json.dumps(vocab[:5]))
+    with pytest.raises(StageError, match="takes 28 words but .* has 5"):
+        run_predict("--vocab", str(tmp_path / "vocab.json"), "good")
