@@ -1,0 +1,112 @@
+"""Interrupted runs, determinism, CI wiring and offline plots."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from conftest import ROOT, environment, make_project
+
+sys.path.insert(0, str(ROOT / "plots"))
+import render_check  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    project = make_project(tmp_path_factory.mktemp("robust") / "repo")
+    project.repro()
+    project.commit("reproduced")
+    return project
+
+
+def wait_for(process, pattern: str, timeout: float = 120) -> str:
+    """Read the process's output until `pattern` appears; return what was read."""
+    seen, deadline = "", time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        seen += line
+        if re.search(pattern, seen):
+            return seen
+    raise AssertionError(f"never saw {pattern!r} in:\n{seen}")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_training_killed_mid_epoch_leaves_nothing_dvc_could_take_as_done(project, sig):
+    lock = (project.path / "dvc.lock").read_text()
+    before = project.params
+    project.set_param("train.epochs", 400)  # a long run, to be interrupted
+    project.set_param("train.batch_size", 2)
+    try:
+        env = environment() | {"PYTHONUNBUFFERED": "1"}
+        dvc = subprocess.Popen([sys.executable, "-m", "dvc", "repro"], cwd=project.path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)
+        wait_for(dvc, r"Epoch 3/400")
+        os.killpg(dvc.pid, sig)  # as Ctrl-C or a CI runner's stop would: the whole group
+        output = dvc.communicate(timeout=60)[0]
+        assert dvc.returncode != 0
+        assert "interrupted: no output was written" in output
+        for path in ("models/model.keras", "reports/history.csv", "reports/train.json"):
+            assert not (project.path / path).exists(), path
+        assert not [p for p in project.path.rglob(".*.tmp*") if ".dvc" not in p.parts]
+        assert (project.path / "dvc.lock").read_text() == lock  # nothing recorded as done
+    finally:
+        project.write_params(before)
+    ran, result = project.repro()  # recovers: the finished run comes back from the run-cache
+    assert json.loads(project.dvc("status", "--json").stdout) == {}
+    assert (project.path / "models/model.keras").exists()
+
+
+def test_forced_reruns_give_byte_identical_metrics_and_history(project):
+    outputs = ["reports/metrics.json", "reports/history.csv", "reports/train.json",
+               "reports/roc.json", "reports/predictions.csv"]
+    runs = []
+    for _ in range(2):
+        for stage in ("train", "evaluate"):
+            ran, _ = project.repro("--force", "--single-item", stage)
+            assert ran == [stage]
+        runs.append([(project.path / path).read_bytes() for path in outputs])
+    assert runs[0] == runs[1]
+    committed = [project.run("git", "show", f"HEAD:{path}").stdout.encode() for path in outputs]
+    assert runs[0] == committed
+
+
+def test_github_workflow_is_valid_and_runs_the_ci_scripts():
+    workflow_path = ROOT / ".github/workflows/pipeline.yml"
+    subprocess.run([shutil.which("check-jsonschema", path=os.path.dirname(sys.executable)),
+                    "--builtin-schema", "vendor.github-workflows", str(workflow_path)], check=True)
+    workflow = yaml.safe_load(workflow_path.read_text())
+    steps = " ".join(step.get("run", "") for step in workflow["jobs"]["reproduce"]["steps"])
+    ci = (ROOT / ".ci/run").read_text()
+    for script in ("make test", ".ci/pipeline", "make plots-check", ".ci/report"):
+        assert script in steps and script in ci, script
+    assert "pull_request" in workflow[True]  # YAML reads the key `on` as True
+
+
+def test_readme_test_command_is_what_ci_runs():
+    readme = (ROOT / "README.md").read_text()
+    quick_start = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"^(make \w+)", quick_start, flags=re.M)
+    assert commands == ["make repro", "make test"]
+    assert "\nmake test\n" in (ROOT / ".ci/run").read_text()
+
+
+@pytest.mark.skipif(not shutil.which(render_check.BROWSER), reason="needs Debian's chromium")
+def test_plots_draw_offline_in_headless_chromium(project):
+    template = ROOT / "plots/offline.html"
+    assert template.is_file(), "run `make setup` (npm ci + plots/offline_template.py) first"
+    project.dvc("config", "--local", "plots.html_template", str(template))
+    marks = render_check.render(project.path, project.path / "reports/plots.png")
+    assert marks["Loss"]["line"] >= 2 and marks["Accuracy"]["line"] >= 2
+    assert marks["reports_predictions_csv"]["rect"] >= 2
+    assert all(marks.values())
+    assert (project.path / "reports/plots.png").read_bytes()[:4] == b"\x89PNG"
