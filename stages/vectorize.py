@@ -10,13 +10,15 @@ import argparse
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import numpy as np
+
 from stages.common import integer, load_arrays, load_params, run, unpack_reviews, write_json
 from stages.text import TokenIds, build_vocab, multi_hot, save_vectors, token_ids
 
 SCHEMA = {"num_words": integer(1)}
 
 
-def read_token_ids(path: Path) -> tuple[TokenIds, "np.ndarray"]:
+def read_token_ids(path: Path) -> tuple[TokenIds, np.ndarray]:
     arrays = load_arrays(path, "text", "offsets", "labels")
     return token_ids(unpack_reviews(arrays["text"], arrays["offsets"])), arrays["labels"]
 

@@ -132,3 +132,12 @@ def make_project(path: Path) -> Project:
     project.dvc("init", "-q")
     project.commit("pipeline")
     return project
+
+
+def reproduced_project(tmp_path_factory, name: str) -> Project:
+    """A tiny project, reproduced once and committed: each test module gets its own."""
+    project = make_project(tmp_path_factory.mktemp(name) / "repo")
+    ran, _ = project.repro()
+    assert ran == ["load", "vectorize", "split", "train", "evaluate"]
+    project.commit("reproduced")
+    return project

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import make_project
+from conftest import reproduced_project
 
 OUTPUTS = {
     "load": ["data/raw/train.npz", "data/raw/test.npz"],
@@ -19,10 +19,7 @@ OUTPUTS = {
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    project = make_project(tmp_path_factory.mktemp("bad_input") / "repo")
-    project.repro()
-    project.commit("reproduced")
-    return project
+    return reproduced_project(tmp_path_factory, "bad_input")
 
 
 def leftovers(project):

@@ -5,18 +5,12 @@ import re
 
 import pytest
 
-from conftest import make_project
-
-STAGES = ["load", "vectorize", "split", "train", "evaluate"]
+from conftest import reproduced_project
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    project = make_project(tmp_path_factory.mktemp("pipeline") / "repo")
-    ran, _ = project.repro()
-    assert ran == STAGES
-    project.commit("reproduced")
-    return project
+    return reproduced_project(tmp_path_factory, "pipeline")
 
 
 def test_outputs_are_complete(project):

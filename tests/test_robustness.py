@@ -12,7 +12,7 @@ import time
 import pytest
 import yaml
 
-from conftest import ROOT, environment, make_project
+from conftest import ROOT, environment, reproduced_project
 
 sys.path.insert(0, str(ROOT / "plots"))
 import render_check  # noqa: E402
@@ -20,10 +20,7 @@ import render_check  # noqa: E402
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    project = make_project(tmp_path_factory.mktemp("robust") / "repo")
-    project.repro()
-    project.commit("reproduced")
-    return project
+    return reproduced_project(tmp_path_factory, "robust")
 
 
 def wait_for(process, pattern: str, timeout: float = 120) -> str:

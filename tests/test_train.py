@@ -1,10 +1,14 @@
+import json
+import sys
+
 import keras
 import numpy as np
 import yaml
 
 from conftest import ROOT, TINY_PARAMS
 from stages.batches import multi_hot_batches
-from stages.text import build_vocab, multi_hot, token_ids
+from stages.text import build_vocab, multi_hot, save_vectors, token_ids
+from stages import train
 from stages.train import best_epoch, build_model, fit
 
 
@@ -87,3 +91,22 @@ def test_early_stopping_restores_the_best_epoch(reviews):
     best = best_epoch(history, "val_loss")
     restored = model.evaluate(multi_hot_batches(*val, batch_size=16), verbose=0)[0]
     assert np.isclose(restored, history["val_loss"][best - 1], rtol=1e-4)
+
+
+def test_early_stopping_refits_for_the_best_epoch(reviews, tmp_path, monkeypatch, capsys):
+    vectors, labels = tiny_data(reviews)
+    save_vectors(tmp_path / "split/train.npz", vectors.take(np.arange(30)), labels[:30])
+    save_vectors(tmp_path / "split/val.npz", vectors.take(np.arange(30, 40)), labels[30:])
+    params = TINY_PARAMS["train"] | {"early_stopping": True, "patience": 1, "epochs": 30,
+                                     "learning_rate": 0.5}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"train": params}))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["train", "split", "model.keras", "history.csv", "train.json"])
+    train.main()
+    history = np.genfromtxt(tmp_path / "history.csv", delimiter=",", names=True)
+    summary = json.loads((tmp_path / "train.json").read_text())
+    best = int(history["epoch"][np.argmin(history["val_loss"])])
+    assert len(history) < 30 and summary["epochs"] == best
+    assert summary["val_loss"] == round(float(history["val_loss"][best - 1]), 6)
+    assert f"refit on all 40 training reviews for {best} epochs" in capsys.readouterr().out
+    assert keras.saving.load_model(tmp_path / "model.keras").input_shape == (None, 28)
