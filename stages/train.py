@@ -63,7 +63,7 @@ def fit(vectors: MultiHot, labels, p: dict, epochs: int, validation=None, callba
     keras.utils.set_random_seed(p["seed"])
     model = build_model(vectors.num_words, p)
     batches = multi_hot_batches(vectors, labels, p["batch_size"], seed=p["seed"])
-    val_batches = validation and multi_hot_batches(*validation, batch_size=p["batch_size"])
+    val_batches = None if validation is None else multi_hot_batches(*validation, p["batch_size"])
     history = model.fit(batches, validation_data=val_batches, epochs=epochs,
                         shuffle=False,  # the dataset shuffles itself, seeded
                         callbacks=list(callbacks), verbose=2)
