@@ -1,6 +1,9 @@
+import gzip
 import hashlib
+import io
 import json
 import sys
+import tarfile
 
 import numpy as np
 import pytest
@@ -135,3 +138,36 @@ def test_keras_source_turns_word_indices_back_into_text(project, tmp_path, monke
 def test_unknown_source_is_refused(project):
     with pytest.raises(StageError, match="'load.source' is 'imdb'.*'aclimdb', 'keras'"):
         project("imdb")
+
+
+def tar_bytes(members: dict[str, bytes], format: int) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=format) as tar:
+        for name, content in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("format", [tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT])
+def test_plain_tar_reader_agrees_with_tarfile(format):
+    members = {"aclImdb/train/pos/0_9.txt": b"Great.", "aclImdb/test/neg/1_2.txt": b"",
+               "aclImdb/train/neg/2_1.txt": b"x" * 1000}
+    if format == tarfile.USTAR_FORMAT:  # a long name, split into ustar's prefix and name fields
+        members["aclImdb/" + "d" * 120 + "/x.txt"] = b"long"
+    data = tar_bytes(members, format)
+    assert load.plain_tar_files(data) == list(members.items())
+    with pytest.raises(tarfile.ReadError, match="unexpected end"):
+        load.plain_tar_files(data[:1024])
+
+
+def test_other_tar_headers_are_read_by_tarfile(tmp_path):
+    members = {"aclImdb/train/pos/0_9.txt": "Très bien.".encode(),
+               "aclImdb/train/neg/0_1.txt": b"Bad.", "aclImdb/train/neg/\u00e9.txt": b"pax"}
+    data = tar_bytes(members, tarfile.PAX_FORMAT)  # a non-ASCII name: a pax header
+    with pytest.raises(load.NotPlainTar):
+        load.plain_tar_files(data)
+    (tmp_path / "a.tar.gz").write_bytes(gzip.compress(data))
+    assert sorted(load.read_aclimdb(tmp_path / "a.tar.gz")) == [
+        ("train", 0, 0, "Bad."), ("train", 1, 0, "Très bien.")]
