@@ -17,7 +17,7 @@ _TO_SPACES = bytes.maketrans(FILTERS.encode(), b" " * len(FILTERS))
 
 
 def tokenize(review: str) -> list[bytes]:
-    """Lowercase, punctuation to spaces, split on whitespace.
+    """Lowercase, punctuation to spaces, split on (ASCII) whitespace.
 
     The tokens are UTF-8 bytes: `bytes.translate` and `bytes.split` are about
     four times faster than their `str` forms, and every filtered character is
