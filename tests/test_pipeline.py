@@ -1,11 +1,13 @@
 """The pipeline under DVC itself, in a temporary git repository, on tiny reviews."""
 
+import ast
 import json
 import re
 
 import pytest
+import yaml
 
-from conftest import reproduced_project
+from conftest import ROOT, reproduced_project
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +83,24 @@ def test_plots_show_draws_learning_curves_with_both_series(project):
         assert series in html
     assert "Training and validation loss" in html
     assert (project.path / "plots_out/static").is_dir()
+
+
+def test_each_stage_declares_exactly_the_code_it_imports():
+    """dvc.yaml must list every stages/ module a stage imports (directly or not), and no
+    other: a missed one would let a code change go unnoticed by `dvc repro`."""
+    def imported(path):
+        for node in ast.walk(ast.parse((ROOT / path).read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("stages"):
+                names = ([node.module] if node.module != "stages"
+                         else [f"stages.{alias.name}" for alias in node.names])
+                yield from (name.replace(".", "/") + ".py" for name in names)
+
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    for name, stage in stages.items():
+        code, todo = set(), [f"stages/{name}.py"]
+        while todo:
+            path = todo.pop()
+            if path not in code:
+                code.add(path)
+                todo.extend(imported(path))
+        assert {dep for dep in stage["deps"] if dep.startswith("stages/")} == code, name
