@@ -1,4 +1,4 @@
-"""Feeding multi-hot vectors to Keras one dense batch at a time, inside TensorFlow.
+"""Keras's side of the vectors: the saved model, and batches fed one dense batch at a time.
 
 The dense float32 matrix of 25,000 reviews × 10,000 words is 1 GB; a batch
 of 512 is 20 MB. The vectors go to TensorFlow once, as a ragged tensor of word ids, and a
@@ -10,10 +10,27 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: fewer banners
 
+from pathlib import Path
+
+import keras
 import numpy as np
 import tensorflow as tf
 
+from stages.common import StageError
 from stages.text import MultiHot
+
+
+def load_model(path: Path, num_words: int, vectors_from: str) -> keras.Model:
+    """The trained model, checked to take vectors of `num_words` words."""
+    try:
+        model = keras.saving.load_model(path)
+    except Exception as error:  # Keras raises many kinds for a bad file
+        raise StageError(f"cannot load the model {path} ({error}); "
+                         "run `dvc repro --force train`")
+    if model.input_shape[-1] != num_words:
+        raise StageError(f"{path} takes {model.input_shape[-1]} words but {vectors_from} has "
+                         f"{num_words}: run `dvc repro` to bring them back in step")
+    return model
 
 
 def multi_hot_batches(vectors: MultiHot, labels: np.ndarray | None, batch_size: int,

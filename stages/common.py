@@ -176,12 +176,18 @@ def write_csv(path: str | Path, header: list[str], rows) -> None:
 
 # --- reviews ----------------------------------------------------------------------
 
+def offsets(lengths) -> np.ndarray:
+    """Where each of consecutive runs of these lengths starts, then where the last ends:
+    run i is `flat[offsets[i]:offsets[i + 1]]`."""
+    out = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=out[1:])
+    return out
+
+
 def pack_reviews(reviews: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Reviews as one UTF-8 byte array plus offsets: compact, and no pickles."""
     encoded = [review.encode("utf-8") for review in reviews]
-    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-    np.cumsum([len(e) for e in encoded], out=offsets[1:])
-    return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
+    return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets(list(map(len, encoded)))
 
 
 def unpack_reviews(text: np.ndarray, offsets: np.ndarray) -> list[str]:

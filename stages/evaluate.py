@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from stages import figures
-from stages.common import StageError, integer, load_params, number, run, write_csv, write_json
+from stages.common import integer, load_params, number, run, write_csv, write_json
 from stages.text import load_vectors
 
 SCHEMA = {"threshold": number(0, 1, low_open=True, high_open=True), "batch_size": integer(1)}
@@ -75,17 +75,10 @@ def main() -> None:
     with ProcessPoolExecutor(max_workers=1) as artist:
         drawn = [artist.submit(figures.plot_history, args.history, metric, out / f"{metric}.png")
                  for metric in ("loss", "accuracy")]
-        from stages.batches import multi_hot_batches
+        from stages.batches import load_model, multi_hot_batches
         import keras
 
-        try:
-            model = keras.saving.load_model(args.model)
-        except Exception as error:  # Keras raises many kinds for a bad file
-            raise StageError(f"cannot load the model {args.model} ({error}); "
-                             "run `dvc repro --force train`")
-        if model.input_shape[-1] != vectors.num_words:
-            raise StageError(f"the model takes {model.input_shape[-1]} words, the test vectors "
-                             f"have {vectors.num_words}: run `dvc repro`")
+        model = load_model(args.model, vectors.num_words, str(args.test))
 
         # The saved model itself scores the reviews, one dense batch at a time.
         batches = multi_hot_batches(vectors, None, params["batch_size"])

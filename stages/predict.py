@@ -68,17 +68,10 @@ def main() -> None:
         if not path.is_file():
             raise StageError(f"{path} not found: train the model first with `dvc repro`")
 
-    from stages.batches import multi_hot_batches  # TensorFlow: only once the input is sound
-    import keras
+    from stages.batches import load_model, multi_hot_batches  # TensorFlow: once input is sound
 
     vocab = json.loads(args.vocab.read_text())
-    try:
-        model = keras.saving.load_model(args.model)
-    except Exception as error:  # Keras raises many kinds for a bad file
-        raise StageError(f"cannot load {args.model} ({error}); run `dvc repro --force train`")
-    if model.input_shape[-1] != len(vocab):
-        raise StageError(f"{args.model} takes {model.input_shape[-1]} words but {args.vocab} "
-                         f"has {len(vocab)}: run `dvc repro` to bring them back in step")
+    model = load_model(args.model, len(vocab), str(args.vocab))
 
     vectors = multi_hot(token_ids([text for _, text in reviews]), vocab)
     batches = multi_hot_batches(vectors, None, batch_size=256)

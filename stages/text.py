@@ -9,7 +9,7 @@ from itertools import chain
 
 import numpy as np
 
-from stages.common import StageError, check_labels, load_arrays, save_arrays
+from stages.common import StageError, check_labels, load_arrays, offsets, save_arrays
 
 # The Keras Tokenizer's defaults: lowercase, these characters become spaces.
 FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
@@ -41,15 +41,13 @@ class TokenIds:
 
 def token_ids(reviews: list[str]) -> TokenIds:
     tokenized = [tokenize(review) for review in reviews]
-    lengths = np.fromiter(map(len, tokenized), dtype=np.int64, count=len(tokenized))
-    offsets = np.zeros(len(tokenized) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
+    starts = offsets(np.fromiter(map(len, tokenized), dtype=np.int64, count=len(tokenized)))
     tokens = list(dict.fromkeys(chain.from_iterable(tokenized)))  # in order of first appearance
     index = {token: i for i, token in enumerate(tokens)}
     # One C-level dict lookup per token: no Python loop over the ~6 million words.
     ids = np.fromiter(map(index.__getitem__, chain.from_iterable(tokenized)),
-                      dtype=np.int32, count=int(offsets[-1]))
-    return TokenIds(tokens, np.bincount(ids, minlength=len(tokens)), ids, offsets)
+                      dtype=np.int32, count=int(starts[-1]))
+    return TokenIds(tokens, np.bincount(ids, minlength=len(tokens)), ids, starts)
 
 
 def build_vocab(train: TokenIds, num_words: int) -> list[str]:
@@ -76,30 +74,24 @@ class MultiHot:
     def __len__(self) -> int:
         return len(self.indptr) - 1
 
-    def dense(self, rows: np.ndarray | None = None) -> np.ndarray:
-        """The float32 0/1 matrix of the given rows (all rows by default)."""
-        rows = np.arange(len(self)) if rows is None else np.asarray(rows)
-        starts, lengths = self.indptr[rows], np.diff(self.indptr)[rows]
-        # Position in `indices` of every 1 of the selected rows, row after row.
-        first = np.cumsum(lengths) - lengths
-        positions = np.arange(lengths.sum()) + np.repeat(starts - first, lengths)
-        out = np.zeros((len(rows), self.num_words), dtype=np.float32)
-        out[np.repeat(np.arange(len(rows)), lengths), self.indices[positions]] = 1.0
+    def dense(self) -> np.ndarray:
+        """The float32 0/1 matrix, as the notebook's `vectorize_sequences` makes it."""
+        out = np.zeros((len(self), self.num_words), dtype=np.float32)
+        out[np.repeat(np.arange(len(self)), np.diff(self.indptr)), self.indices] = 1.0
         return out
 
     def take(self, rows: np.ndarray) -> "MultiHot":
+        """The given rows, in that order."""
         lengths = np.diff(self.indptr)[rows]
-        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=indptr[1:])
-        first = indptr[:-1]
-        positions = np.arange(indptr[-1]) + np.repeat(self.indptr[rows] - first, lengths)
+        indptr = offsets(lengths)
+        # Position in `indices` of every 1 of the selected rows, row after row.
+        positions = np.arange(indptr[-1]) + np.repeat(self.indptr[rows] - indptr[:-1], lengths)
         return MultiHot(self.indices[positions], indptr, self.num_words)
 
     @staticmethod
     def concatenate(parts: list["MultiHot"]) -> "MultiHot":
-        shifts = np.cumsum([0] + [part.indptr[-1] for part in parts[:-1]])
-        indptr = np.concatenate([[0]] + [part.indptr[1:] + shift
-                                         for part, shift in zip(parts, shifts)])
+        """The rows of every part, part after part."""
+        indptr = offsets(np.concatenate([np.diff(part.indptr) for part in parts]))
         return MultiHot(np.concatenate([part.indices for part in parts]), indptr,
                         parts[0].num_words)
 
@@ -115,8 +107,7 @@ def multi_hot(reviews: TokenIds, vocab: list[str]) -> MultiHot:
     # One sort of row * num_words + id orders each row's ids and brings repeats together.
     keys = np.sort(rows[known] * len(vocab) + ids[known])
     keys = keys[np.diff(keys, prepend=-1) != 0]
-    indptr = np.zeros(len(reviews.offsets), dtype=np.int64)
-    np.cumsum(np.bincount(keys // len(vocab), minlength=len(indptr) - 1), out=indptr[1:])
+    indptr = offsets(np.bincount(keys // len(vocab), minlength=len(reviews.offsets) - 1))
     index_type = np.min_scalar_type(max(len(vocab) - 1, 0))
     return MultiHot((keys % len(vocab)).astype(index_type), indptr, len(vocab))
 
