@@ -1,32 +1,56 @@
 # `make repro` sets everything up and runs the pipeline; `make test` runs the tests.
-# Everything installs inside this folder: .venv/ (pinned Python packages) and
-# plots/node_modules/ (the Vega libraries, for `dvc plots show` without internet).
+# Everything installs inside this folder, in .venv/: the packages pinned in
+# requirements.txt, installed by uv (from PyPI, like pip, several times faster).
+# GNU make 3.81 or newer (macOS's own is fine); on Windows, from Git Bash or WSL.
+
+# The Python that creates .venv: PYTHON=... if given, else python3 when it is
+# 3.11-3.13, else the newest of python3.13, python3.12, python3.11 on PATH.
+SUPPORTED := 3.11 3.12 3.13
+python_version = $(shell $(1) -c "import sys; print('%d.%d' % sys.version_info[:2])" 2>/dev/null)
+supported = $(filter $(SUPPORTED),$(call python_version,$(1)))
+PYTHON ?= $(firstword $(foreach p,python3 python3.13 python3.12 python3.11 python,$(if $(call supported,$(p)),$(p))))
 
 VENV := .venv
-export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
-export DVC_NO_ANALYTICS := 1
+BIN := $(VENV)/$(if $(filter Windows_NT,$(OS)),Scripts,bin)
+# Recipes run dvc and the stages' `python` from .venv; so does DVC for each stage.
+IN_VENV := PATH="$(CURDIR)/$(BIN):$$PATH" DVC_NO_ANALYTICS=1
 
-.PHONY: setup repro test benchmark plots-check
+.PHONY: setup repro test benchmark plots-check lock python
 
 setup: $(VENV)/.installed plots/offline.html
 
+python:
+	@if [ -z "$(PYTHON)" ]; then \
+	    echo "error: no Python 3.11, 3.12 or 3.13 found on PATH (tried python3, python3.13, python3.12, python3.11, python); install one, or run make PYTHON=/path/to/python3.x" >&2; exit 1; \
+	elif [ -z "$(call supported,$(PYTHON))" ]; then \
+	    echo "error: PYTHON=$(PYTHON) is not Python 3.11, 3.12 or 3.13 (it is '$(call python_version,$(PYTHON))'); point PYTHON at one of those" >&2; exit 1; \
+	fi
+	@echo "$(PYTHON) (Python $(call python_version,$(PYTHON)))"
+
 $(VENV)/.installed: requirements.txt
-	python3.11 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	@$(MAKE) --no-print-directory python
+	$(PYTHON) -m venv --clear $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(shell grep '^uv==' requirements.txt)
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/uv pip install --quiet -r requirements.txt
 	touch $@
 
-plots/offline.html: plots/package-lock.json plots/offline_template.py | $(VENV)/.installed
-	npm ci --prefix plots --no-audit --no-fund --loglevel=error
-	python plots/offline_template.py
+plots/offline.html: plots/offline_template.py $(VENV)/.installed
+	$(IN_VENV) python plots/offline_template.py
 
 repro: setup
-	dvc repro
+	$(IN_VENV) dvc repro
 
 test: setup
-	python -m pytest -q
+	$(IN_VENV) python -m pytest -q
 
 benchmark: setup
-	python benchmarks/run.py --rounds 3
+	$(IN_VENV) python benchmarks/run.py --rounds 3
 
+SCREENSHOT ?= reports/plots.png
 plots-check: setup
-	python plots/render_check.py --screenshot reports/plots.png
+	$(IN_VENV) python plots/render_check.py --screenshot $(SCREENSHOT)
+
+# The one command that regenerates the lock after a change to pyproject.toml's dependencies.
+lock: $(VENV)/.installed
+	UV_PYTHON_DOWNLOADS=never $(BIN)/uv pip compile --quiet --universal --fork-strategy fewest --python-version 3.11 \
+	    --extra test pyproject.toml -o requirements.txt

@@ -2,8 +2,9 @@
 
 DVC's default page loads vega, vega-lite and vega-embed from a CDN: offline
 it stays blank. This writes plots/offline.html with the three libraries
-inlined (installed from the npm registry by `npm ci --prefix plots`) and
-points DVC at it in .dvc/config.local (a per-machine setting, not in git).
+inlined — the bundle that the vl-convert-python package ships, so no Node.js
+is needed — and points DVC at it in .dvc/config.local (a per-machine
+setting, not in git).
 
     python plots/offline_template.py
 """
@@ -12,15 +13,25 @@ import subprocess
 import sys
 from pathlib import Path
 
+import vl_convert
+
 HERE = Path(__file__).resolve().parent
-LIBRARIES = ["vega/build/vega.min.js", "vega-lite/build/vega-lite.min.js",
-             "vega-embed/build/vega-embed.min.js"]
+VEGA_LITE = "5.21"  # DVC's plot specs are Vega-Lite 5 specs
+# The bundle's code stays inside a function; only these three become globals. SVG
+# rather than canvas: crisp when zoomed, and its marks can be checked in the page.
+SNIPPET = """
+window.vega = vega;
+window.vegaLite = vegaLite;
+window.vegaEmbed = (el, spec, opt) => vegaEmbed(el, spec, Object.assign({renderer: "svg"}, opt));
+"""
 PAGE = """<!DOCTYPE html>
 <html>
 <head>
     <meta charset="utf-8">
     <title>DVC Plot</title>
-{scripts}
+    <script>(() => {{
+{bundle}
+}})();</script>
     <style>
         table {{
             border-spacing: 15px;
@@ -35,25 +46,17 @@ PAGE = """<!DOCTYPE html>
 
 
 def main() -> None:
-    scripts = []
-    for library in LIBRARIES:
-        path = HERE / "node_modules" / library
-        if not path.is_file():
-            sys.exit(f"{path} is missing: run `npm ci --prefix plots` first")
-        code = path.read_text(encoding="utf-8")
-        if "</script" in code or "{plot_divs}" in code:
-            sys.exit(f"{library} cannot be inlined as it is")
-        scripts.append(f"    <script>{code}</script>")
-    # SVG rather than canvas: crisp when zoomed, and its marks can be checked in the page.
-    scripts.append('    <script>const embedCanvas = vegaEmbed; vegaEmbed = (el, spec, opt) => '
-                   'embedCanvas(el, spec, Object.assign({renderer: "svg"}, opt));</script>')
+    bundle = vl_convert.javascript_bundle(snippet=SNIPPET, vl_version=VEGA_LITE)
+    # DVC fills its placeholders by plain string replacement: none may be in the code.
+    if "</script" in bundle or any(f"{{{name}}}" in bundle
+                                   for name in ("plot_divs", "scripts", "refresh_tag")):
+        sys.exit("the Vega bundle cannot be inlined as it is")
     template = HERE / "offline.html"
-    # DVC fills {plot_divs} by plain string replacement, so the braces stay single.
-    template.write_text(PAGE.format(scripts="\n".join(scripts)), encoding="utf-8")
+    template.write_text(PAGE.format(bundle=bundle), encoding="utf-8")
     # DVC reads the template path relative to .dvc/.
     subprocess.run([sys.executable, "-m", "dvc", "config", "--local", "plots.html_template",
                     "../plots/offline.html"], check=True)
-    print(f"dvc plots show now draws offline, with {template}")
+    print(f"dvc plots show now draws offline, with {template.relative_to(Path.cwd())}")
 
 
 if __name__ == "__main__":

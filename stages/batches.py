@@ -4,20 +4,53 @@ The dense float32 matrix of 25,000 reviews × 10,000 words is 1 GB; a batch
 of 512 is 20 MB. The vectors go to TensorFlow once, as a ragged tensor of word ids, and a
 tf.data pipeline shuffles, gathers and densifies them in C++ on the second
 core while Keras trains on the first — faster than a Python `PyDataset`.
+
+The only module that imports TensorFlow: importing it here first keeps
+TensorFlow's start-up banners off the terminal (IMDB_TF_LOGS=1 shows them).
 """
 
+import json
 import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: fewer banners
-
+import sys
+import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
-import keras
 import numpy as np
-import tensorflow as tf
 
-from stages.common import StageError
+from stages.common import StageError, atomic_output
 from stages.text import MultiHot
+
+TF_LOGS = os.environ.get("IMDB_TF_LOGS", "") not in ("", "0")
+
+
+@contextmanager
+def native_stderr_silenced():
+    """Send what C++ code writes to stderr (file descriptor 2) to the null device.
+
+    TensorFlow's absl and oneDNN lines are written by C++ while it loads, so
+    TF_CPP_MIN_LOG_LEVEL cannot stop them. Python's own errors still show:
+    they are printed after this block, when stderr is back.
+    """
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
+if TF_LOGS:
+    import keras
+    import tensorflow as tf
+else:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # and no info lines later on
+    with native_stderr_silenced():
+        import keras
+        import tensorflow as tf
 
 
 def load_model(path: Path, num_words: int, vectors_from: str) -> keras.Model:
@@ -31,6 +64,44 @@ def load_model(path: Path, num_words: int, vectors_from: str) -> keras.Model:
         raise StageError(f"{path} takes {model.input_shape[-1]} words but {vectors_from} has "
                          f"{num_words}: run `dvc repro` to bring them back in step")
     return model
+
+
+def save_model(model: keras.Model, path: Path) -> None:
+    """`model.save`, but the same weights always give the same bytes (and DVC hash).
+
+    Keras stamps the save time into `metadata.json` and into the zip entry of
+    the weights, and numbers objects shared between layers (the dtype policy)
+    in `config.json` by their memory address. The file is rewritten without
+    the date, those numbers counted from 0, every entry dated 1980-01-01, in
+    a fixed order; `keras.saving.load_model` reads it as usual.
+    """
+    with atomic_output(path) as tmp:
+        model.save(tmp)
+        with zipfile.ZipFile(tmp) as saved:
+            members = {info.filename: (saved.read(info), info.compress_type)
+                       for info in saved.infolist()}
+        metadata = json.loads(members["metadata.json"][0])
+        metadata.pop("date_saved", None)
+        members["metadata.json"] = (json.dumps(metadata).encode(), members["metadata.json"][1])
+        config = renumber_shared_objects(json.loads(members["config.json"][0]), {})
+        members["config.json"] = (json.dumps(config).encode(), members["config.json"][1])
+        with zipfile.ZipFile(tmp, "w") as archive:
+            for name in sorted(members):
+                data, compression = members[name]
+                info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = compression
+                info.external_attr = 0o644 << 16
+                archive.writestr(info, data)
+
+
+def renumber_shared_objects(config, numbers: dict):
+    """`config` with each `shared_object_id` replaced by 0, 1, ... in order of first use."""
+    if isinstance(config, list):
+        return [renumber_shared_objects(item, numbers) for item in config]
+    if not isinstance(config, dict):
+        return config
+    return {key: numbers.setdefault(value, len(numbers)) if key == "shared_object_id"
+            else renumber_shared_objects(value, numbers) for key, value in config.items()}
 
 
 def multi_hot_batches(vectors: MultiHot, labels: np.ndarray | None, batch_size: int,

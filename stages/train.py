@@ -11,13 +11,13 @@
 import argparse
 from pathlib import Path
 
-from stages.batches import multi_hot_batches  # first: it quiets TensorFlow's start-up
+from stages.batches import multi_hot_batches, save_model  # first: it quiets TensorFlow
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from stages.common import (StageError, atomic_output, boolean, choice, int_list, integer,
+from stages.common import (StageError, boolean, choice, int_list, integer,
                            load_params, number, run, write_csv, write_json)
 from stages.text import MultiHot, load_vectors
 
@@ -110,8 +110,7 @@ def main() -> None:
         model, _ = fit(MultiHot.concatenate([train, val]),
                        np.concatenate([train_labels, val_labels]), p, epochs)
 
-    with atomic_output(args.model) as tmp:
-        model.save(tmp)
+    save_model(model, args.model)
     write_csv(args.history, ["epoch"] + HISTORY,
               ([epoch + 1] + [history[key][epoch] for key in HISTORY]
                for epoch in range(len(history["loss"]))))

@@ -1,5 +1,9 @@
 import json
+import os
+import re
+import subprocess
 import sys
+import zipfile
 
 import keras
 import numpy as np
@@ -110,3 +114,45 @@ def test_early_stopping_refits_for_the_best_epoch(reviews, tmp_path, monkeypatch
     assert summary["val_loss"] == round(float(history["val_loss"][best - 1]), 6)
     assert f"refit on all 40 training reviews for {best} epochs" in capsys.readouterr().out
     assert keras.saving.load_model(tmp_path / "model.keras").input_shape == (None, 28)
+
+
+def test_saving_a_model_twice_gives_the_same_bytes(reviews, tmp_path):
+    """Keras stamps the save time and memory addresses into a .keras file; save_model
+    does not, so DVC sees an unchanged model as unchanged. The file still loads."""
+    import time
+
+    from stages.batches import save_model
+
+    vectors, labels = tiny_data(reviews)
+    model, _ = fit(vectors, labels, TINY_PARAMS["train"], 2)
+    save_model(model, tmp_path / "one.keras")
+    time.sleep(1.1)  # into another second: a save time would show
+    save_model(model, tmp_path / "two.keras")
+    assert (tmp_path / "one.keras").read_bytes() == (tmp_path / "two.keras").read_bytes()
+    with zipfile.ZipFile(tmp_path / "one.keras") as archive:
+        assert archive.namelist() == sorted(archive.namelist())
+        assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        assert "date_saved" not in json.loads(archive.read("metadata.json"))
+        # Objects shared between layers are numbered from 0, not by their address.
+        ids = re.findall(r'"shared_object_id": (\d+)', archive.read("config.json").decode())
+        assert ids and {int(i) for i in ids} == set(range(len(set(ids))))
+    loaded = keras.saving.load_model(tmp_path / "one.keras")
+    x = vectors.dense()
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert loaded.loss == model.loss and loaded.input_shape == (None, 28)
+    assert not list(tmp_path.glob(".*"))  # no temporary file left
+
+
+def test_tensorflow_starts_quietly_unless_asked(tmp_path):
+    """TensorFlow's C++ start-up lines (absl, oneDNN) stay off stderr; IMDB_TF_LOGS=1 shows them."""
+    code = "import stages.batches, keras; print(keras.ops.sum(keras.ops.ones(3)))"
+    quiet = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                           env=os.environ | {"IMDB_TF_LOGS": "0"})
+    assert quiet.returncode == 0 and "3.0" in quiet.stdout
+    assert quiet.stderr == ""
+    loud = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          env=os.environ | {"IMDB_TF_LOGS": "1"})
+    assert "oneDNN custom operations are on" in loud.stderr
+    broken = subprocess.run([sys.executable, "-c", "import stages.batches; 1 / 0"], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert "ZeroDivisionError" in broken.stderr  # Python's own errors still show
