@@ -108,3 +108,29 @@ def test_plots_draw_offline_in_headless_chromium(project):
     assert marks["reports_predictions_csv"]["rect"] >= 2
     assert all(marks.values())
     assert (project.path / "reports/plots.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_ci_pipeline_fails_when_the_reproduction_differs_from_the_commit(project):
+    """.ci/pipeline passes on a faithful commit, and fails (or with --allow-drift, only
+    reports) when reproducing rewrites a committed file, here the metrics."""
+    (project.path / ".ci").mkdir(exist_ok=True)
+    shutil.copy(ROOT / ".ci/pipeline", project.path / ".ci/pipeline")
+    project.commit("CI script")
+    faithful = project.run("bash", ".ci/pipeline", check=False)
+    assert faithful.returncode == 0, faithful.stdout + faithful.stderr
+    assert "git is clean" in faithful.stdout
+    metrics = project.path / "reports/metrics.json"
+    committed = metrics.read_text()
+    try:
+        metrics.write_text(committed.replace('"loss": 0.', '"loss": 1.'))  # made elsewhere
+        project.run("git", "commit", "-qam", "metrics from another machine")
+        drifted = project.run("bash", ".ci/pipeline", check=False)
+        assert drifted.returncode != 0
+        assert "FAIL: the reproduction left git not clean" in drifted.stderr
+        assert "M reports/metrics.json" in drifted.stdout and "-  \"loss\": 1." in drifted.stdout
+        project.run("git", "checkout", "--", ".")
+        allowed = project.run("bash", ".ci/pipeline", "--allow-drift", check=False)
+        assert allowed.returncode == 0 and "M reports/metrics.json" in allowed.stdout
+    finally:
+        project.run("git", "reset", "-q", "--hard", "HEAD~1")
+    assert metrics.read_text() == committed
