@@ -3,8 +3,7 @@
 Writes `metrics.json` (loss, accuracy, precision, recall, F1, ROC AUC,
 number of reviews), `roc.json` (the ROC curve, for `dvc plots`),
 `predictions.csv` (actual and predicted label of every review, for DVC's
-confusion-matrix template) and four PNGs: the notebook's two learning-curve
-figures, the confusion matrix and the ROC curve.
+confusion-matrix template) and two PNGs: the confusion matrix and the ROC curve.
 """
 
 import argparse
@@ -63,18 +62,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path, help="the trained model (.keras)")
     parser.add_argument("test", type=Path, help="test.npz from vectorize")
-    parser.add_argument("history", type=Path, help="history.csv from train")
     parser.add_argument("reports", type=Path, help="folder for metrics, plot data and figures")
     args = parser.parse_args()
     params = load_params("evaluate", SCHEMA)
     vectors, labels = load_vectors(args.test)
     out = args.reports / "figures"
 
-    # A second process draws the figures on the other core while this one loads
-    # TensorFlow (about 3 s); it starts before TensorFlow does, as forking must.
+    # A second process draws the figures on the other core; it starts (and
+    # imports matplotlib) before TensorFlow loads here, as forking must.
     with ProcessPoolExecutor(max_workers=1) as artist:
-        drawn = [artist.submit(figures.plot_history, args.history, metric, out / f"{metric}.png")
-                 for metric in ("loss", "accuracy")]
+        artist.submit(figures.warm_up)
         from stages.batches import load_model, multi_hot_batches
         import keras
 
@@ -92,8 +89,8 @@ def main() -> None:
         metrics = {name: round(value, 6) for name, value in metrics.items()}
         metrics["n_reviews"] = len(labels)
         roc = roc_curve(labels, scores)
-        drawn += [artist.submit(figures.plot_confusion, labels, predicted, out / "confusion.png"),
-                  artist.submit(figures.plot_roc, roc, auc, out / "roc.png")]
+        drawn = [artist.submit(figures.plot_confusion, labels, predicted, out / "confusion.png"),
+                 artist.submit(figures.plot_roc, roc, auc, out / "roc.png")]
 
         write_json(args.reports / "metrics.json", metrics)
         write_json(args.reports / "roc.json", {"roc": roc})

@@ -1,7 +1,8 @@
-"""The evaluate stage's PNG figures, drawn with matplotlib.
+"""The PNG figures, drawn with matplotlib: train's learning curves, evaluate's
+confusion matrix and ROC curve.
 
-A module of its own so that evaluate can draw them in a second process while
-TensorFlow loads in the first; matplotlib is imported by that process only.
+A module of its own so that evaluate can draw in a second process while
+TensorFlow loads in the first; matplotlib is imported only when a figure is drawn.
 """
 
 from pathlib import Path
@@ -19,6 +20,11 @@ def pyplot():
     matplotlib.use("Agg")  # files only, no display
     import matplotlib.pyplot as plt
     return plt
+
+
+def warm_up() -> None:
+    """Import matplotlib ahead of the first figure (in a worker process, say)."""
+    pyplot()
 
 
 def plot_history(history_csv: Path, metric: str, path: Path) -> None:

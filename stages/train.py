@@ -6,6 +6,7 @@
    training reviews for the same number of epochs — with early stopping on,
    for the best epoch it found — and save that one. With `refit: false` the
    validated network is saved.
+3. Draw the notebook's two learning-curve figures from the history.
 """
 
 import argparse
@@ -17,6 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from stages import figures
 from stages.common import (StageError, boolean, choice, int_list, integer,
                            load_params, number, run, write_csv, write_json)
 from stages.text import MultiHot, load_vectors
@@ -82,6 +84,7 @@ def main() -> None:
     parser.add_argument("model", type=Path, help="where to save the model (.keras)")
     parser.add_argument("history", type=Path, help="per-epoch learning curves (CSV)")
     parser.add_argument("summary", type=Path, help="validation metrics of the run (JSON)")
+    parser.add_argument("figures", type=Path, help="folder for loss.png and accuracy.png")
     args = parser.parse_args()
     p = load_params("train", SCHEMA)
     if args.model.suffix != ".keras":
@@ -119,6 +122,8 @@ def main() -> None:
         "val_loss": round(history["val_loss"][epochs - 1], 6),
         "val_accuracy": round(history["val_accuracy"][epochs - 1], 6),
     })
+    for metric in ("loss", "accuracy"):
+        figures.plot_history(args.history, metric, args.figures / f"{metric}.png")
 
 
 if __name__ == "__main__":

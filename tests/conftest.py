@@ -121,7 +121,8 @@ def make_project(path: Path) -> Project:
     path.mkdir(parents=True, exist_ok=True)
     shutil.copytree(ROOT / "stages", path / "stages",
                     ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("dvc.yaml", ".gitignore"):
+    (path / "plots").mkdir()
+    for name in ("dvc.yaml", ".gitignore", "plots/learning_curves.json"):
         shutil.copy(ROOT / name, path / name)
     project = Project(path)
     project.write_params(TINY_PARAMS)

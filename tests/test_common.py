@@ -6,7 +6,8 @@ import pytest
 import yaml
 
 from stages.common import (StageError, atomic_output, choice, integer, load_arrays,
-                           load_params, number, pack_reviews, save_arrays, unpack_reviews)
+                           load_params, number, pack_reviews, save_arrays, unpack_reviews,
+                           write_csv, write_json)
 
 SCHEMA = {"epochs": integer(1), "rate": number(0, 1, low_open=True), "loss": choice("mse", "bce")}
 
@@ -64,16 +65,78 @@ def test_atomic_output_renames_on_success_and_cleans_up_on_error(tmp_path):
     assert sorted(os.listdir(target.parent)) == ["out.txt"]
 
 
-def test_save_arrays_is_byte_reproducible(tmp_path):
+def test_save_arrays_is_byte_reproducible(tmp_path, monkeypatch):
+    """The same arrays give the same bytes even when the clock has moved (np.savez's would not)."""
+    import time
+
     arrays = {"a": np.arange(10, dtype=np.uint16), "n": np.int64(7)}
+    monkeypatch.setattr(time, "time", lambda: 1_700_000_000.0)
     save_arrays(tmp_path / "one.npz", **arrays)
-    os.utime(tmp_path, (0, 0))
+    monkeypatch.setattr(time, "time", lambda: 1_800_000_000.0)  # three years later
     save_arrays(tmp_path / "two.npz", **arrays)
     assert (tmp_path / "one.npz").read_bytes() == (tmp_path / "two.npz").read_bytes()
     loaded = load_arrays(tmp_path / "one.npz", "a", "n")
     assert loaded["a"].tolist() == list(range(10)) and int(loaded["n"]) == 7
     with zipfile.ZipFile(tmp_path / "one.npz") as archive:
         assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+
+
+class DiskFull(OSError):
+    pass
+
+
+@pytest.mark.parametrize("write", ["save_arrays", "write_json", "write_csv"])
+def test_a_write_that_fails_half_way_leaves_nothing(tmp_path, monkeypatch, write):
+    """A writer that dies after some bytes are on disk (a full disk, say) leaves neither
+    the output nor its temporary file, and an earlier complete output stays as it was."""
+    import builtins
+    import io
+
+    target = tmp_path / "out" / ("data.npz" if write == "save_arrays" else "data.txt")
+    writers = {"save_arrays": lambda: save_arrays(target, a=np.arange(100_000)),
+               "write_json": lambda: write_json(target, {"key": list(range(100_000))}),
+               "write_csv": lambda: write_csv(target, ["a"], ([i] for i in range(100_000)))}
+    writers[write]()
+    complete = target.read_bytes()
+    written = []
+    real_open = io.open
+
+    class FillsUp:
+        """A file that raises once half of the complete output has been written to it."""
+        def __init__(self, file):
+            self.file = file
+
+        def __getattr__(self, name):
+            return getattr(self.file, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.file.close()
+
+        def write(self, data):
+            written.append(len(data))
+            if sum(written) > len(complete) // 2:
+                raise DiskFull(28, "No space left on device")
+            return self.file.write(data)
+
+        def writelines(self, lines):
+            for line in lines:
+                self.write(line)
+
+    def open_(file, mode="r", *args, **kwargs):
+        handle = real_open(file, mode, *args, **kwargs)
+        return FillsUp(handle) if "w" in mode and str(target.parent) in str(file) else handle
+
+    monkeypatch.setattr(io, "open", open_)
+    monkeypatch.setattr(builtins, "open", open_)
+    with pytest.raises(DiskFull):
+        writers[write]()
+    monkeypatch.undo()
+    assert written, "the writer never wrote"
+    assert target.read_bytes() == complete
+    assert sorted(os.listdir(target.parent)) == [target.name]
 
 
 def test_load_arrays_reports_damage(tmp_path):

@@ -7,6 +7,7 @@ import zipfile
 
 import keras
 import numpy as np
+import pytest
 import yaml
 
 from conftest import ROOT, TINY_PARAMS
@@ -85,35 +86,58 @@ def test_fit_is_deterministic_and_learns(reviews):
     assert first["val_accuracy"][-1] >= 0.6 and first["loss"][-1] < first["loss"][0]
 
 
-def test_early_stopping_restores_the_best_epoch(reviews):
-    vectors, labels = tiny_data(reviews)
-    params = TINY_PARAMS["train"] | {"learning_rate": 0.5}  # overshoots: val_loss turns up
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=1, restore_best_weights=True)
-    val = (vectors.take(np.arange(30, 40)), labels[30:])
-    model, history = fit(vectors.take(np.arange(30)), labels[:30], params, 30, val, [stop])
-    assert len(history["loss"]) < 30
-    best = best_epoch(history, "val_loss")
-    restored = model.evaluate(multi_hot_batches(*val, batch_size=16), verbose=0)[0]
-    assert np.isclose(restored, history["val_loss"][best - 1], rtol=1e-4)
-
-
-def test_early_stopping_refits_for_the_best_epoch(reviews, tmp_path, monkeypatch, capsys):
+def run_train(tmp_path, monkeypatch, reviews, **changes):
+    """train.main on tiny data (30 reviews to fit, 10 to validate); the saved model, history, summary."""
     vectors, labels = tiny_data(reviews)
     save_vectors(tmp_path / "split/train.npz", vectors.take(np.arange(30)), labels[:30])
     save_vectors(tmp_path / "split/val.npz", vectors.take(np.arange(30, 40)), labels[30:])
-    params = TINY_PARAMS["train"] | {"early_stopping": True, "patience": 1, "epochs": 30,
-                                     "learning_rate": 0.5}
+    params = TINY_PARAMS["train"] | changes
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"train": params}))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", ["train", "split", "model.keras", "history.csv", "train.json"])
     train.main()
+    model = keras.saving.load_model(tmp_path / "model.keras")
     history = np.genfromtxt(tmp_path / "history.csv", delimiter=",", names=True)
     summary = json.loads((tmp_path / "train.json").read_text())
+    val_batches = multi_hot_batches(vectors.take(np.arange(30, 40)), labels[30:], batch_size=16)
+    return model, history, summary, val_batches
+
+
+# A learning rate this high overshoots on the tiny data: val_loss turns up after a few epochs.
+EARLY = {"early_stopping": True, "epochs": 30, "learning_rate": 0.5, "refit": False}
+
+
+@pytest.mark.parametrize("restore", [True, False])
+def test_early_stopping_saves_the_best_or_the_last_epoch(reviews, tmp_path, monkeypatch, restore):
+    """train's own wiring: `monitor`, `patience` and `restore_best_weights` reach Keras."""
+    model, history, summary, val = run_train(tmp_path, monkeypatch, reviews, **EARLY,
+                                             patience=1, restore_best_weights=restore)
+    best = int(np.argmin(history["val_loss"])) + 1
+    assert len(history) == best + 1 < 30  # stopped one epoch (the patience) after the best
+    saved_loss = model.evaluate(val, verbose=0)[0]
+    epoch = best if restore else len(history)
+    assert np.isclose(saved_loss, history["val_loss"][epoch - 1], rtol=1e-4)
+    assert summary["epochs"] == epoch
+
+
+def test_early_stopping_follows_monitor_and_patience(reviews, tmp_path, monkeypatch):
+    _, history, summary, _ = run_train(tmp_path, monkeypatch, reviews, **EARLY, patience=3,
+                                       monitor="val_accuracy")
+    best = int(np.argmax(history["val_accuracy"])) + 1  # the first of equal bests
+    assert len(history) == best + 3 and summary["epochs"] == best
+
+
+def test_early_stopping_refits_for_the_best_epoch(reviews, tmp_path, monkeypatch, capsys):
+    """The saved model is the refit one: trained on all 40 reviews, for the best epoch's count
+    (its optimizer has taken 3 batches of 16 per epoch, not the 2 of the validation run)."""
+    model, history, summary, _ = run_train(tmp_path, monkeypatch, reviews,
+                                           **EARLY | {"refit": True}, patience=1)
     best = int(history["epoch"][np.argmin(history["val_loss"])])
     assert len(history) < 30 and summary["epochs"] == best
     assert summary["val_loss"] == round(float(history["val_loss"][best - 1]), 6)
     assert f"refit on all 40 training reviews for {best} epochs" in capsys.readouterr().out
-    assert keras.saving.load_model(tmp_path / "model.keras").input_shape == (None, 28)
+    assert int(model.optimizer.iterations) == 3 * best
+    assert model.input_shape == (None, 28)
 
 
 def test_saving_a_model_twice_gives_the_same_bytes(reviews, tmp_path):
