@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import zipfile
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -43,14 +43,11 @@ def native_stderr_silenced():
         os.close(null)
 
 
-if TF_LOGS:
+if not TF_LOGS:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # and no info lines later on
+with nullcontext() if TF_LOGS else native_stderr_silenced():
     import keras
     import tensorflow as tf
-else:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # and no info lines later on
-    with native_stderr_silenced():
-        import keras
-        import tensorflow as tf
 
 
 def load_model(path: Path, num_words: int, vectors_from: str) -> keras.Model:

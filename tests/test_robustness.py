@@ -123,6 +123,11 @@ def test_github_workflow_is_valid_and_runs_the_ci_scripts():
     for script in ("make test", ".ci/pipeline", "make plots-check", ".ci/report"):
         assert script in steps and script in ci, script
     assert "pull_request" in workflow[True]  # YAML reads the key `on` as True
+    matrix = workflow["jobs"]["reproduce"]["strategy"]["matrix"]["include"]
+    machines = {(machine["os"], machine["python"]) for machine in matrix}
+    assert machines == {("ubuntu-24.04", "3.11"), ("ubuntu-24.04", "3.13"), ("macos-14", "3.12")}
+    assert ".ci/pipeline --allow-drift" in steps  # other CPUs: print the drift, do not fail
+    assert "setup-node" not in workflow_path.read_text()
 
 
 def test_readme_test_command_is_what_ci_runs():

@@ -94,7 +94,8 @@ def run_train(tmp_path, monkeypatch, reviews, **changes):
     params = TINY_PARAMS["train"] | changes
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"train": params}))
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "argv", ["train", "split", "model.keras", "history.csv", "train.json"])
+    monkeypatch.setattr(sys, "argv", ["train", "split", "model.keras", "history.csv", "train.json",
+                                     "figures"])
     train.main()
     model = keras.saving.load_model(tmp_path / "model.keras")
     history = np.genfromtxt(tmp_path / "history.csv", delimiter=",", names=True)
@@ -138,6 +139,8 @@ def test_early_stopping_refits_for_the_best_epoch(reviews, tmp_path, monkeypatch
     assert f"refit on all 40 training reviews for {best} epochs" in capsys.readouterr().out
     assert int(model.optimizer.iterations) == 3 * best
     assert model.input_shape == (None, 28)
+    for figure in ("loss", "accuracy"):  # the notebook's figures, drawn by train
+        assert (tmp_path / f"figures/{figure}.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_saving_a_model_twice_gives_the_same_bytes(reviews, tmp_path):
