@@ -1,6 +1,7 @@
 # `make repro` sets everything up and runs the pipeline; `make test` runs the tests.
 # Everything installs inside this folder, in .venv/: the packages pinned in
-# requirements.txt, installed by uv (from PyPI, like pip, several times faster).
+# requirements.txt, installed by uv (from PyPI, like pip, several times faster),
+# compiled to bytecode as pip would, so that TensorFlow loads in seconds.
 # GNU make 3.81 or newer (macOS's own is fine); on Windows, from Git Bash or WSL.
 
 # The Python that creates .venv: PYTHON=... if given, else python3 when it is
@@ -31,7 +32,7 @@ $(VENV)/.installed: requirements.txt
 	@$(MAKE) --no-print-directory python
 	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(shell grep '^uv==' requirements.txt)
-	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/uv pip install --quiet -r requirements.txt
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/uv pip install --quiet --compile-bytecode -r requirements.txt
 	touch $@
 
 plots/offline.html: plots/offline_template.py $(VENV)/.installed

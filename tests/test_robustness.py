@@ -150,27 +150,32 @@ def test_plots_draw_offline_in_headless_chromium(project):
     assert (project.path / "reports/plots.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_ci_pipeline_fails_when_the_reproduction_differs_from_the_commit(project):
+@pytest.mark.parametrize("tampered", ["reports/metrics.json", "dvc.lock"])
+def test_ci_pipeline_fails_when_the_reproduction_differs_from_the_commit(project, tampered):
     """.ci/pipeline passes on a faithful commit, and fails (or with --allow-drift, only
-    reports) when reproducing rewrites a committed file, here the metrics."""
+    reports) when reproducing rewrites a committed file: the metrics, or the lock."""
     (project.path / ".ci").mkdir(exist_ok=True)
     shutil.copy(ROOT / ".ci/pipeline", project.path / ".ci/pipeline")
     project.commit("CI script")
     faithful = project.run("bash", ".ci/pipeline", check=False)
     assert faithful.returncode == 0, faithful.stdout + faithful.stderr
     assert "git is clean" in faithful.stdout
-    metrics = project.path / "reports/metrics.json"
-    committed = metrics.read_text()
+    path = project.path / tampered
+    committed = path.read_text()
+    model_md5 = yaml.safe_load((project.path / "dvc.lock").read_text())["stages"]["train"]["outs"][0]["md5"]
+    made_elsewhere = {"reports/metrics.json": ('"loss": 0.', '"loss": 1.'),  # as on another CPU
+                      "dvc.lock": (model_md5, "0" * 32)}[tampered]
     try:
-        metrics.write_text(committed.replace('"loss": 0.', '"loss": 1.'))  # made elsewhere
-        project.run("git", "commit", "-qam", "metrics from another machine")
+        path.write_text(committed.replace(*made_elsewhere))
+        project.run("git", "commit", "-qam", "outputs from another machine")
         drifted = project.run("bash", ".ci/pipeline", check=False)
         assert drifted.returncode != 0
         assert "FAIL: the reproduction left git not clean" in drifted.stderr
-        assert "M reports/metrics.json" in drifted.stdout and "-  \"loss\": 1." in drifted.stdout
+        assert f"M {tampered}" in drifted.stdout and made_elsewhere[1] in drifted.stdout
         project.run("git", "checkout", "--", ".")
         allowed = project.run("bash", ".ci/pipeline", "--allow-drift", check=False)
-        assert allowed.returncode == 0 and "M reports/metrics.json" in allowed.stdout
+        assert allowed.returncode == 0 and f"M {tampered}" in allowed.stdout
     finally:
-        project.run("git", "reset", "-q", "--hard", "HEAD~1")
-    assert metrics.read_text() == committed
+        project.run("git", "reset", "-q", "--hard", "HEAD~2")
+        project.dvc("checkout", "-q")
+    assert path.read_text() == committed
