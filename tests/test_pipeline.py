@@ -1,6 +1,7 @@
 """The pipeline under DVC itself, in a temporary git repository, on tiny reviews."""
 
 import ast
+import hashlib
 import json
 import re
 
@@ -116,3 +117,17 @@ def test_each_stage_declares_exactly_the_code_it_imports():
                 code.add(path)
                 todo.extend(imported(path))
         assert {dep for dep in stage["deps"] if dep.startswith("stages/")} == code, name
+
+
+def test_committed_lock_records_the_current_code():
+    """dvc.lock was reproduced after the last change to a stage's code: otherwise a fresh
+    clone's `dvc repro` reruns that stage and rewrites the lock."""
+    lock = yaml.safe_load((ROOT / "dvc.lock").read_text())["stages"]
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    assert set(lock) == set(stages)
+    for name, stage in lock.items():
+        assert stage["cmd"] == stages[name]["cmd"], name
+        for dep in stage["deps"]:
+            if dep["path"].startswith("stages/"):
+                md5 = hashlib.md5((ROOT / dep["path"]).read_bytes()).hexdigest()
+                assert md5 == dep["md5"], f"{name}: {dep['path']} changed; run `dvc repro`"
