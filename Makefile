@@ -41,8 +41,9 @@ plots/offline.html: plots/offline_template.py $(VENV)/.installed
 repro: setup
 	$(IN_VENV) dvc repro
 
+# One worker per core; each test file stays on one worker, with its fixtures.
 test: setup
-	$(IN_VENV) python -m pytest -q
+	$(IN_VENV) python -m pytest -q -n auto --dist loadfile
 
 benchmark: setup
 	$(IN_VENV) python benchmarks/run.py --rounds 3

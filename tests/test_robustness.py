@@ -76,9 +76,12 @@ def test_interrupted_training_leaves_nothing_and_the_next_repro_recovers(project
         env |= {"PYTHONPATH": str(tmp_path), "SIGNAL_DURING_SAVE": str(int(sig))}
         command, pattern = ["repro", "--force", "--single-item", "train"], None
     try:
+        # SIGINT's default action, even where the tests were started with it ignored (as a
+        # shell does for a command run in the background): the stages must see it.
         dvc = subprocess.Popen([sys.executable, "-m", "dvc", *command], cwd=project.path,
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, start_new_session=True)
+                               text=True, start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         if pattern:
             wait_for(dvc, pattern)
             os.killpg(dvc.pid, sig)  # as Ctrl-C or a CI runner's stop would: the whole group
@@ -164,7 +167,7 @@ def test_ci_pipeline_fails_when_the_reproduction_differs_from_the_commit(project
     committed = path.read_text()
     model_md5 = yaml.safe_load((project.path / "dvc.lock").read_text())["stages"]["train"]["outs"][0]["md5"]
     made_elsewhere = {"reports/metrics.json": ('"loss": 0.', '"loss": 1.'),  # as on another CPU
-                      "dvc.lock": (model_md5, "0" * 32)}[tampered]
+                      "dvc.lock": (model_md5, "deadbeef" * 4)}[tampered]
     try:
         path.write_text(committed.replace(*made_elsewhere))
         project.run("git", "commit", "-qam", "outputs from another machine")
