@@ -56,7 +56,7 @@ def main() -> None:
     # DVC reads the template path relative to .dvc/.
     subprocess.run([sys.executable, "-m", "dvc", "config", "--local", "plots.html_template",
                     "../plots/offline.html"], check=True)
-    print(f"dvc plots show now draws offline, with {template.relative_to(Path.cwd())}")
+    print(f"dvc plots show now draws offline, with {template}")
 
 
 if __name__ == "__main__":

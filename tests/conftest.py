@@ -109,6 +109,11 @@ class Project:
         params[block][key] = value
         self.write_params(params)
 
+    def locked_md5(self, stage: str) -> str:
+        """The md5 that dvc.lock records for the stage's first output."""
+        lock = yaml.safe_load((self.path / "dvc.lock").read_text())
+        return lock["stages"][stage]["outs"][0]["md5"]
+
     def write_params(self, params: dict) -> None:
         (self.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 

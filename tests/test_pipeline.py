@@ -88,7 +88,8 @@ def test_plots_show_draws_each_plot_once(project):
     assert all(len(drawn) == 1 for drawn in shown.values())
     [curves] = shown["reports/history.csv"]
     assert curves["content"]["title"]["text"] == "Learning curves"
-    assert curves["content"]["transform"][0]["fold"] == ["loss", "val_loss", "accuracy", "val_accuracy"]
+    folded = curves["content"]["transform"][0]["fold"]
+    assert folded == ["loss", "val_loss", "accuracy", "val_accuracy"]
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     owners = {next(iter(plot)) if isinstance(plot, dict) else plot: name
               for name, stage in stages.items() for plot in stage.get("plots", [])}

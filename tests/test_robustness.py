@@ -64,7 +64,7 @@ def test_interrupted_training_leaves_nothing_and_the_next_repro_recovers(project
     temporary file remain, dvc.lock is untouched, and the next `dvc repro` brings the
     finished run back from the run-cache instead of training again."""
     lock = (project.path / "dvc.lock").read_text()
-    model_md5 = yaml.safe_load(lock)["stages"]["train"]["outs"][0]["md5"]
+    model_md5 = project.locked_md5("train")
     before = project.params
     env = environment() | {"PYTHONUNBUFFERED": "1"}
     if moment == "mid-epoch":
@@ -102,8 +102,8 @@ def test_interrupted_training_leaves_nothing_and_the_next_repro_recovers(project
 
 
 def test_forced_reruns_give_byte_identical_model_metrics_and_history(project):
-    outputs = ["models/model.keras", "reports/metrics.json", "reports/history.csv", "reports/train.json",
-               "reports/roc.json", "reports/predictions.csv"]
+    outputs = ["models/model.keras", "reports/metrics.json", "reports/history.csv",
+               "reports/train.json", "reports/roc.json", "reports/predictions.csv"]
     runs = []
     for _ in range(2):
         for stage in ("train", "evaluate"):
@@ -144,7 +144,7 @@ def test_readme_test_command_is_what_ci_runs():
 @pytest.mark.skipif(not shutil.which(render_check.BROWSER), reason="needs Debian's chromium")
 def test_plots_draw_offline_in_headless_chromium(project):
     template = ROOT / "plots/offline.html"
-    assert template.is_file(), "run `make setup` (npm ci + plots/offline_template.py) first"
+    assert template.is_file(), "run `make setup` (it runs plots/offline_template.py) first"
     project.dvc("config", "--local", "plots.html_template", str(template))
     marks = render_check.render(project.path, project.path / "reports/plots.png")
     assert marks[render_check.LEARNING_CURVES]["line"] >= 4
@@ -165,7 +165,7 @@ def test_ci_pipeline_fails_when_the_reproduction_differs_from_the_commit(project
     assert "git is clean" in faithful.stdout
     path = project.path / tampered
     committed = path.read_text()
-    model_md5 = yaml.safe_load((project.path / "dvc.lock").read_text())["stages"]["train"]["outs"][0]["md5"]
+    model_md5 = project.locked_md5("train")
     made_elsewhere = {"reports/metrics.json": ('"loss": 0.', '"loss": 1.'),  # as on another CPU
                       "dvc.lock": (model_md5, "deadbeef" * 4)}[tampered]
     try:
