@@ -6,10 +6,14 @@ configuration is what an experiment changed in params.yaml, train.seed aside.
 Rows are sorted by validation accuracy, the only number to choose by: the
 test set stays for the final report.
 
-    python experiments/compare.py [--all]
+    python experiments/compare.py [--all] [--seconds encodings-seconds.csv]
+
+With --seconds, a CSV of (experiment, seconds) as encodings.sh writes it adds
+the mean wall time of a configuration's runs.
 """
 
 import argparse
+import csv
 import statistics
 from collections import defaultdict
 
@@ -34,7 +38,10 @@ def summary(values: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--all", action="store_true", help="list every experiment too")
+    parser.add_argument("--seconds", type=argparse.FileType(), help="CSV: experiment,seconds")
     args = parser.parse_args()
+    seconds = {} if args.seconds is None else {
+        row["experiment"]: float(row["seconds"]) for row in csv.DictReader(args.seconds)}
     rows = dvc.api.exp_show()
     baseline = next(row for row in rows if row["typ"] == "baseline" and row["rev"] != "workspace")
     defaults = flatten(dvc.api.params_show(rev=baseline["rev"]))
@@ -46,18 +53,24 @@ def main() -> None:
         params = flatten(dvc.api.params_show(rev=row["rev"]))
         changed = [f"{k}={v}" for k, v in params.items()
                    if k != "train.seed" and defaults.get(k) != v]
+        name = row["Experiment"] or row["rev"]
+        if seconds and name not in seconds:
+            continue  # not one of the timed runs
         groups[", ".join(changed) or "(params.yaml as committed)"].append(
-            (row["Experiment"] or row["rev"], params["train.seed"],
-             dvc.api.metrics_show(rev=row["rev"])))
+            (name, params["train.seed"], dvc.api.metrics_show(rev=row["rev"])))
 
     table = []
     for config, runs in groups.items():
         pick = lambda key: [metrics[key] for _, _, metrics in runs]
-        table.append((statistics.mean(pick("val_accuracy")), [
-            config, str(len(runs)), summary(pick("val_accuracy")), summary(pick("accuracy")),
-            summary(pick("loss")), "/".join(str(e) for e in sorted(set(pick("epochs"))))]))
-    print("| configuration | seeds | val accuracy | test accuracy | test loss | epochs |")
-    print("|---|---|---|---|---|---|")
+        row = [config, str(len(runs)), summary(pick("val_accuracy")), summary(pick("accuracy")),
+               summary(pick("loss")), "/".join(str(e) for e in sorted(set(pick("epochs"))))]
+        if seconds:
+            row.append(f"{statistics.mean(seconds[name] for name, _, _ in runs):.0f}")
+        table.append((statistics.mean(pick("val_accuracy")), row))
+    header = ["configuration", "seeds", "val accuracy", "test accuracy", "test loss", "epochs"]
+    header += ["seconds per run"] if seconds else []
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
     for _, row in sorted(table, key=lambda r: -r[0]):
         print("| " + " | ".join(row) + " |")
     if args.all:

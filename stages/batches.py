@@ -1,9 +1,12 @@
-"""Keras's side of the vectors: the saved model, and batches fed one dense batch at a time.
+"""Keras's side of the vectors: the saved model, and batches of sparse rows.
 
-The dense float32 matrix of 25,000 reviews × 10,000 words is 1 GB; a batch
-of 512 is 20 MB. The vectors go to TensorFlow once, as a ragged tensor of word ids, and a
-tf.data pipeline shuffles, gathers and densifies them in C++ on the second
-core while Keras trains on the first — faster than a Python `PyDataset`.
+The dense float32 matrix of 25,000 reviews × 10,000 words is 1 GB, and a
+batch of 512 × 100,000 n-grams 200 MB. So the vectors never become dense:
+they go to TensorFlow once, as ragged tensors of column ids (and values),
+and a tf.data pipeline shuffles and gathers them into `tf.SparseTensor`
+batches in C++ on the second core while Keras trains on the first. The
+model's first Dense layer multiplies the sparse batch by its kernel, which
+is exactly Dense on the dense rows, at the cost of the nonzero entries only.
 
 The only module that imports TensorFlow: importing it here first keeps
 TensorFlow's start-up banners off the terminal (IMDB_TF_LOGS=1 shows them).
@@ -19,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from stages.common import StageError, atomic_output
-from stages.text import MultiHot
+from stages.text import Vectors
 
 TF_LOGS = os.environ.get("IMDB_TF_LOGS", "") not in ("", "0")
 
@@ -101,26 +104,28 @@ def renumber_shared_objects(config, numbers: dict):
             else renumber_shared_objects(value, numbers) for key, value in config.items()}
 
 
-def multi_hot_batches(vectors: MultiHot, labels: np.ndarray | None, batch_size: int,
-                      seed: int | None = None) -> tf.data.Dataset:
-    """Batches of dense rows, with labels if given; reshuffled every epoch if `seed` is given.
+def sparse_batches(vectors: Vectors, labels: np.ndarray | None, batch_size: int,
+                   seed: int | None = None) -> tf.data.Dataset:
+    """Batches of sparse rows, with labels if given; reshuffled every epoch if `seed` is given.
 
     With a seed, the order is the same on every run (as with Keras's own
     `shuffle=True` on NumPy input, but reproducible).
     """
-    # The CSR arrays as one ragged tensor: row i holds the word ids of review i.
-    words = tf.RaggedTensor.from_row_splits(vectors.indices.astype(np.int64), vectors.indptr)
+    # The CSR arrays as ragged tensors: row i holds the columns (and values) of review i.
+    columns = tf.RaggedTensor.from_row_splits(vectors.indices.astype(np.int64), vectors.indptr)
+    values = None if vectors.values is None else tf.RaggedTensor.from_row_splits(
+        vectors.values, vectors.indptr)
     targets = None if labels is None else tf.constant(labels, dtype=tf.float32)
 
-    def densify(rows):
-        picked = tf.gather(words, rows)
-        ones = tf.SparseTensor(tf.stack([picked.value_rowids(), picked.values], axis=1),
-                               tf.ones_like(picked.values, dtype=tf.float32),
-                               [tf.size(rows, out_type=tf.int64), vectors.num_words])
-        x = tf.sparse.to_dense(ones)
+    def to_sparse(rows):
+        picked = tf.gather(columns, rows)
+        x = tf.SparseTensor(tf.stack([picked.value_rowids(), picked.values], axis=1),
+                            tf.ones_like(picked.values, dtype=tf.float32) if values is None
+                            else tf.gather(values, rows).values,
+                            [tf.size(rows, out_type=tf.int64), vectors.num_words])
         return (x,) if targets is None else (x, tf.gather(targets, rows))
 
     rows = tf.data.Dataset.range(len(vectors))
     if seed is not None:
         rows = rows.shuffle(len(vectors), seed=seed, reshuffle_each_iteration=True)
-    return rows.batch(batch_size).map(densify).prefetch(2)
+    return rows.batch(batch_size).map(to_sparse).prefetch(2)

@@ -146,15 +146,16 @@ def save_arrays(path: str | Path, **arrays: np.ndarray) -> None:
                                               allow_pickle=False)
 
 
-def load_arrays(path: str | Path, *names: str) -> dict[str, np.ndarray]:
-    """Load the named arrays of an npz, with a clear error if it is damaged."""
+def load_arrays(path: str | Path, *names: str, optional=()) -> dict[str, np.ndarray]:
+    """Load the named arrays of an npz (and those of `optional` it has), with a clear
+    error if it is damaged."""
     try:
         with np.load(path, allow_pickle=False) as npz:
             missing = [name for name in names if name not in npz.files]
             if missing:
                 raise StageError(f"{path} lacks the arrays {missing}: it was written by "
                                  "another version of the pipeline; run `dvc repro --force`")
-            return {name: npz[name] for name in names}
+            return {name: npz[name] for name in (*names, *optional) if name in npz.files}
     except FileNotFoundError:
         raise StageError(f"{path} not found: run `dvc repro` to build it")
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:

@@ -72,13 +72,13 @@ def main() -> None:
     # imports matplotlib) before TensorFlow loads here, as forking must.
     with ProcessPoolExecutor(max_workers=1) as artist:
         artist.submit(figures.warm_up)
-        from stages.batches import load_model, multi_hot_batches
+        from stages.batches import load_model, sparse_batches
         import keras
 
         model = load_model(args.model, vectors.num_words, str(args.test))
 
-        # The saved model itself scores the reviews, one dense batch at a time.
-        batches = multi_hot_batches(vectors, None, params["batch_size"])
+        # The saved model itself scores the reviews, one sparse batch at a time.
+        batches = sparse_batches(vectors, None, params["batch_size"])
         scores = model.predict(batches, verbose=0)[:, 0]
         # The loss the model was compiled with, averaged over reviews as model.evaluate does.
         loss_fn = keras.losses.get(model.loss)

@@ -20,7 +20,7 @@ import numpy as np
 
 from stages.common import StageError, load_params, run
 from stages.evaluate import SCHEMA as EVALUATE_SCHEMA
-from stages.text import multi_hot, token_ids
+from stages.text import Vocab, encode, token_ids
 
 
 def read_text(name: str) -> str:
@@ -68,13 +68,17 @@ def main() -> None:
         if not path.is_file():
             raise StageError(f"{path} not found: train the model first with `dvc repro`")
 
-    from stages.batches import load_model, multi_hot_batches  # TensorFlow: once input is sound
+    try:
+        vocab = Vocab.from_json(json.loads(args.vocab.read_text(encoding="utf-8")), str(args.vocab))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise StageError(f"{args.vocab} is not valid JSON ({error}); run `dvc repro vectorize`")
 
-    vocab = json.loads(args.vocab.read_text())
-    model = load_model(args.model, len(vocab), str(args.vocab))
+    from stages.batches import load_model, sparse_batches  # TensorFlow: once input is sound
 
-    vectors = multi_hot(token_ids([text for _, text in reviews]), vocab)
-    batches = multi_hot_batches(vectors, None, batch_size=256)
+    model = load_model(args.model, len(vocab.terms), str(args.vocab))
+    # The training reviews' tokenizer, vocabulary, n-grams and weights (IDF included).
+    vectors = encode(token_ids([text for _, text in reviews]), vocab)
+    batches = sparse_batches(vectors, None, batch_size=256)
     probabilities = model.predict(batches, verbose=0)[:, 0].astype(float)
 
     results = [{"source": source, "review": text,

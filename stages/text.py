@@ -1,11 +1,11 @@
-"""Reviews to multi-hot vectors: the tokenizer, the vocabulary and `MultiHot`.
+"""Reviews to vectors: the tokenizer, the n-gram vocabulary, and sparse `Vectors`.
 
 Shared by the vectorize stage and by predict, so that a new review is read
 exactly as the training reviews were. NumPy only: no TensorFlow import here.
 """
 
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, count
 
 import numpy as np
 
@@ -39,93 +39,249 @@ class TokenIds:
     offsets: np.ndarray
 
 
-def token_ids(reviews: list[str]) -> TokenIds:
-    tokenized = [tokenize(review) for review in reviews]
-    starts = offsets(np.fromiter(map(len, tokenized), dtype=np.int64, count=len(tokenized)))
-    tokens = list(dict.fromkeys(chain.from_iterable(tokenized)))  # in order of first appearance
-    index = {token: i for i, token in enumerate(tokens)}
-    # One C-level dict lookup per token: no Python loop over the ~6 million words.
-    ids = np.fromiter(map(index.__getitem__, chain.from_iterable(tokenized)),
-                      dtype=np.int32, count=int(starts[-1]))
-    return TokenIds(tokens, np.bincount(ids, minlength=len(tokens)), ids, starts)
+def token_ids(reviews: list[str], chunk: int = 2000) -> TokenIds:
+    index: dict[bytes, int] = {}  # token -> id, in order of first appearance
+    lengths, ids = [], []
+    # A few thousand reviews at a time: six million small `bytes` objects at
+    # once would take about 400 MB.
+    for first in range(0, len(reviews), chunk):
+        tokenized = [tokenize(review) for review in reviews[first:first + chunk]]
+        lengths += map(len, tokenized)
+        flat = list(chain.from_iterable(tokenized))
+        index.update(zip([token for token in dict.fromkeys(flat) if token not in index],
+                         count(len(index))))
+        # One C-level dict lookup per token: no Python loop over the millions of words.
+        ids.append(np.fromiter(map(index.__getitem__, flat), dtype=np.int32, count=len(flat)))
+    ids = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int32)
+    starts = offsets(np.array(lengths, dtype=np.int64))
+    return TokenIds(list(index), np.bincount(ids, minlength=len(index)), ids, starts)
 
 
-def build_vocab(train: TokenIds, num_words: int) -> list[str]:
-    """The `num_words` most frequent tokens, most frequent first.
+def ngram_keys(ids: np.ndarray, starts: np.ndarray, n: int, base: int):
+    """Every run of `n` consecutive tokens inside one review, as (key, position).
 
-    Ties keep the order in which the tokens first appear, so the vocabulary
-    is a pure function of the reviews.
+    The key reads the n token ids as the digits of one number in `base`
+    (more than any id). N-grams never cross from one review to the next, and
+    any with a negative id (a token to ignore) is left out.
     """
-    ranked = np.argsort(-train.counts, kind="stable")[:num_words]
-    return [train.tokens[i].decode("utf-8") for i in ranked]
+    if base ** n >= 2 ** 63:
+        raise StageError(f"{base} distinct tokens are too many for n-grams of {n} "
+                         "(their keys would overflow 64 bits); lower vectorize.ngrams")
+    starting = max(len(ids) - n + 1, 0)  # positions an n-gram can start at
+    keys = ids[:starting].astype(np.int64)
+    inside = keys >= 0
+    for k in range(1, n):
+        keys = keys * base + ids[k:k + starting]
+        inside &= ids[k:k + starting] >= 0
+        # The n-gram starting k tokens before a review's end would run into the next one.
+        ends = starts[1:] - k
+        inside[ends[(ends >= 0) & (ends < starting)]] = False
+    at = np.flatnonzero(inside)
+    return keys[at], at
+
+
+def build_vocab(train: TokenIds, num_words: int, ngrams: int = 1) -> list[str]:
+    """The `num_words` most frequent n-grams (n = 1 .. `ngrams`) of the training reviews.
+
+    Frequency is the number of times an n-gram occurs in all the reviews
+    together. Ties go to the shorter n-gram, then to the one seen first, so
+    the vocabulary is a pure function of the reviews. An n-gram is its words
+    joined by single spaces ("not bad"), as Keras's `TextVectorization` writes it.
+    """
+    base = max(len(train.tokens), 1)
+    ranked = []  # (count, n, first position, key) of every distinct n-gram
+    for n in range(1, ngrams + 1):
+        if n == 1:  # a word's key is its token id, numbered in order of first appearance
+            unique = first = np.arange(len(train.tokens))
+            counts = train.counts
+        else:
+            keys, _ = ngram_keys(train.ids, train.offsets, n, base)
+            unique, first, counts = np.unique(keys, return_index=True, return_counts=True)
+        ranked.append((counts, np.full(len(unique), n), first, unique))
+    counts, lengths, first, keys = (np.concatenate(column) for column in zip(*ranked))
+    best = np.lexsort((first, lengths, -counts))[:num_words]  # the last key sorts first
+    return [" ".join(train.tokens[token].decode("utf-8")
+                     for token in digits(int(keys[i]), int(lengths[i]), base)) for i in best]
+
+
+def digits(key: int, n: int, base: int) -> list[int]:
+    """The n token ids that `ngram_keys` packed into `key`."""
+    out = []
+    for _ in range(n):
+        key, digit = divmod(key, base)
+        out.append(digit)
+    return out[::-1]
+
+
+MODES = ("multi_hot", "count", "tf_idf")
 
 
 @dataclass
-class MultiHot:
-    """Multi-hot vectors stored sparsely (CSR): only the positions of the 1s.
+class Vocab:
+    """What vectorize learnt from the training reviews, and predict needs to read a new one.
 
-    Row i is 1 at the columns `indices[indptr[i]:indptr[i + 1]]` and 0 elsewhere.
-    25,000 reviews take about 7 MB this way instead of 2 GB as dense float64.
+    `terms` are the vocabulary's words and n-grams, column j of a vector being
+    `terms[j]`; `idf` (tf_idf only) the inverse document frequency of each.
+    """
+    terms: list[str]
+    ngrams: int = 1
+    mode: str = "multi_hot"
+    idf: np.ndarray | None = None
+
+    def to_json(self):
+        """The notebook's encoding is a plain list of words; others say how they were built."""
+        if (self.ngrams, self.mode) == (1, "multi_hot"):
+            return self.terms
+        return {"ngrams": self.ngrams, "mode": self.mode, "terms": self.terms,
+                **({} if self.idf is None else {"idf": self.idf.tolist()})}
+
+    @staticmethod
+    def from_json(data, source: str) -> "Vocab":
+        if isinstance(data, list):
+            return Vocab(data)
+        try:
+            vocab = Vocab(data["terms"], data["ngrams"], data["mode"],
+                          None if data["mode"] != "tf_idf" else np.array(data["idf"]))
+        except (KeyError, TypeError) as error:
+            raise StageError(f"{source} is not a vocabulary written by vectorize ({error!r}); "
+                             "run `dvc repro vectorize`")
+        if vocab.mode not in MODES or (vocab.idf is not None
+                                       and vocab.idf.shape != (len(vocab.terms),)):
+            raise StageError(f"{source}: mode {vocab.mode!r} or its idf weights do not match "
+                             "its terms; run `dvc repro --force vectorize`")
+        return vocab
+
+
+@dataclass
+class Vectors:
+    """Review vectors stored sparsely (CSR): only the nonzero entries.
+
+    Row i has `values[indptr[i]:indptr[i + 1]]` at the columns
+    `indices[indptr[i]:indptr[i + 1]]`, 0 elsewhere; with `values` None every
+    stored entry is 1 (multi-hot). 25,000 multi-hot reviews take about 7 MB
+    this way instead of 2 GB as dense float64.
     """
     indices: np.ndarray
     indptr: np.ndarray
     num_words: int
+    values: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.indptr) - 1
 
     def dense(self) -> np.ndarray:
-        """The float32 0/1 matrix, as the notebook's `vectorize_sequences` makes it."""
+        """The float32 matrix; for multi-hot, as the notebook's `vectorize_sequences` makes it."""
         out = np.zeros((len(self), self.num_words), dtype=np.float32)
-        out[np.repeat(np.arange(len(self)), np.diff(self.indptr)), self.indices] = 1.0
+        out[np.repeat(np.arange(len(self)), np.diff(self.indptr)), self.indices] = (
+            1.0 if self.values is None else self.values)
         return out
 
-    def take(self, rows: np.ndarray) -> "MultiHot":
+    def take(self, rows: np.ndarray) -> "Vectors":
         """The given rows, in that order."""
         lengths = np.diff(self.indptr)[rows]
         indptr = offsets(lengths)
-        # Position in `indices` of every 1 of the selected rows, row after row.
+        # Position in `indices` of every entry of the selected rows, row after row.
         positions = np.arange(indptr[-1]) + np.repeat(self.indptr[rows] - indptr[:-1], lengths)
-        return MultiHot(self.indices[positions], indptr, self.num_words)
+        return Vectors(self.indices[positions], indptr, self.num_words,
+                       None if self.values is None else self.values[positions])
 
     @staticmethod
-    def concatenate(parts: list["MultiHot"]) -> "MultiHot":
+    def concatenate(parts: list["Vectors"]) -> "Vectors":
         """The rows of every part, part after part."""
         indptr = offsets(np.concatenate([np.diff(part.indptr) for part in parts]))
-        return MultiHot(np.concatenate([part.indices for part in parts]), indptr,
-                        parts[0].num_words)
+        values = None if parts[0].values is None else np.concatenate([p.values for p in parts])
+        return Vectors(np.concatenate([part.indices for part in parts]), indptr,
+                       parts[0].num_words, values)
 
 
-def multi_hot(reviews: TokenIds, vocab: list[str]) -> MultiHot:
-    """Each review as the set of its words' vocabulary indices."""
-    word_index = {word.encode("utf-8"): i for i, word in enumerate(vocab)}
-    # Vocabulary index of each distinct token (-1: not in the vocabulary), then of each token.
-    lookup = np.array([word_index.get(token, -1) for token in reviews.tokens] or [-1])
-    ids = lookup[reviews.ids]
-    rows = np.repeat(np.arange(len(reviews.offsets) - 1), np.diff(reviews.offsets))
-    known = ids >= 0
-    # One sort of row * num_words + id orders each row's ids and brings repeats together.
-    keys = np.sort(rows[known] * len(vocab) + ids[known])
-    keys = keys[np.diff(keys, prepend=-1) != 0]
-    indptr = offsets(np.bincount(keys // len(vocab), minlength=len(reviews.offsets) - 1))
-    index_type = np.min_scalar_type(max(len(vocab) - 1, 0))
-    return MultiHot((keys % len(vocab)).astype(index_type), indptr, len(vocab))
+def count_terms(reviews: TokenIds, terms: list[str], ngrams: int, chunk: int = 5000) -> Vectors:
+    """How many times each review contains each term: `values` are the counts."""
+    words = [term.encode("utf-8").split(b" ") for term in terms]
+    # Words: the column of each distinct token (-1: none).
+    column = {term[0]: j for j, term in enumerate(words) if len(term) == 1}
+    word_columns = np.array([column.get(token, -1) for token in reviews.tokens] or [-1])
+    # Longer n-grams: the tokens they are made of get ids (-1: in none of them), and each
+    # n-gram a key as in `ngram_keys`; `ngram_columns[n]` = (sorted keys, their columns).
+    token_index = {token: i for i, token in enumerate(dict.fromkeys(chain.from_iterable(
+        term for term in words if len(term) > 1)))}
+    base = max(len(token_index), 1)
+    ngram_ids = np.array([token_index.get(token, -1) for token in reviews.tokens] or [-1])
+    ngram_columns = {}
+    for n in range(2, ngrams + 1):
+        columns = np.array([j for j, term in enumerate(words) if len(term) == n], dtype=np.int64)
+        keys = np.array([sum(token_index[t] * base ** (n - 1 - k) for k, t in
+                             enumerate(words[j])) for j in columns], dtype=np.int64)
+        order = np.argsort(keys)
+        ngram_columns[n] = keys[order], columns[order]
+
+    parts = []  # a few thousand reviews at a time: the temporary arrays stay small
+    for first in range(0, len(reviews.offsets) - 1, chunk):
+        starts = reviews.offsets[first:first + chunk + 1]
+        ids = reviews.ids[starts[0]:starts[-1]]
+        starts = starts - starts[0]
+        columns = word_columns[ids]
+        rows = np.repeat(np.arange(len(starts) - 1), np.diff(starts))
+        cells = [rows[columns >= 0] * len(terms) + columns[columns >= 0]]
+        for n, (term_keys, term_columns) in ngram_columns.items():
+            keys, positions = ngram_keys(ngram_ids[ids], starts, n, base)
+            at = np.minimum(np.searchsorted(term_keys, keys), max(len(term_keys) - 1, 0))
+            hit = term_keys[at] == keys if len(term_keys) else np.zeros(len(keys), dtype=bool)
+            rows = np.searchsorted(starts, positions[hit], side="right") - 1
+            cells.append(rows * len(terms) + term_columns[at[hit]])
+        # One sort orders each row's columns and brings repeats together.
+        cells, counts = np.unique(np.concatenate(cells), return_counts=True)
+        parts.append(Vectors((cells % max(len(terms), 1)).astype(np.min_scalar_type(
+                                 max(len(terms) - 1, 0))),
+                             offsets(np.bincount(cells // max(len(terms), 1),
+                                                 minlength=len(starts) - 1)),
+                             len(terms), counts.astype(np.float32)))
+    if not parts:
+        return Vectors(np.zeros(0, np.min_scalar_type(max(len(terms) - 1, 0))),
+                       np.zeros(1, np.int64), len(terms), np.zeros(0, np.float32))
+    return Vectors.concatenate(parts)
 
 
-def save_vectors(path, vectors: MultiHot, labels: np.ndarray) -> None:
+def inverse_document_frequency(train_counts: Vectors) -> np.ndarray:
+    """Keras's TextVectorization idf: log(1 + reviews / (1 + reviews containing the term))."""
+    containing = np.bincount(train_counts.indices, minlength=train_counts.num_words)
+    return np.log(1 + len(train_counts) / (1 + containing))
+
+
+def weigh(counts: Vectors, vocab: Vocab) -> Vectors:
+    """Counts as the vocabulary's mode wants them: 1s, counts, or count × idf."""
+    if vocab.mode == "multi_hot":
+        return Vectors(counts.indices, counts.indptr, counts.num_words)
+    if vocab.mode == "count":
+        return counts
+    return Vectors(counts.indices, counts.indptr, counts.num_words,
+                   (counts.values * vocab.idf[counts.indices]).astype(np.float32))
+
+
+def encode(reviews: TokenIds, vocab: Vocab) -> Vectors:
+    """Each review as a vector over the vocabulary, as vectorize made the training ones."""
+    return weigh(count_terms(reviews, vocab.terms, vocab.ngrams), vocab)
+
+
+def save_vectors(path, vectors: Vectors, labels: np.ndarray) -> None:
+    """Multi-hot vectors store no values: their files stay those of the notebook's encoding."""
+    values = {} if vectors.values is None else {"values": vectors.values}
     save_arrays(path, indices=vectors.indices, indptr=vectors.indptr,
-                num_words=np.int64(vectors.num_words), labels=labels)
+                num_words=np.int64(vectors.num_words), labels=labels, **values)
 
 
-def load_vectors(path) -> tuple[MultiHot, np.ndarray]:
+def load_vectors(path) -> tuple[Vectors, np.ndarray]:
     """Read vectors written by `save_vectors`, checking that they hang together."""
-    arrays = load_arrays(path, "indices", "indptr", "num_words", "labels")
-    vectors = MultiHot(arrays["indices"], arrays["indptr"], int(arrays["num_words"]))
+    arrays = load_arrays(path, "indices", "indptr", "num_words", "labels", optional=["values"])
+    values = arrays.get("values")
+    vectors = Vectors(arrays["indices"], arrays["indptr"], int(arrays["num_words"]), values)
     indptr, labels = vectors.indptr, arrays["labels"]
     if (len(indptr) < 1 or indptr[0] != 0 or indptr[-1] != len(vectors.indices)
             or (np.diff(indptr) < 0).any()):
         raise StageError(f"{path}: row offsets do not match the {len(vectors.indices)} "
                          "word ids; rebuild it with `dvc repro --force vectorize`")
+    if values is not None and len(values) != len(vectors.indices):
+        raise StageError(f"{path}: {len(values)} values for {len(vectors.indices)} word ids; "
+                         "rebuild it with `dvc repro --force vectorize`")
     if len(labels) != len(vectors):
         raise StageError(f"{path}: {len(labels)} labels for {len(vectors)} reviews")
     if vectors.indices.size and int(vectors.indices.max()) >= vectors.num_words:

@@ -12,7 +12,7 @@
 import argparse
 from pathlib import Path
 
-from stages.batches import multi_hot_batches, save_model  # first: it quiets TensorFlow
+from stages.batches import save_model, sparse_batches  # first: it quiets TensorFlow
 
 import keras
 import numpy as np
@@ -21,7 +21,7 @@ import tensorflow as tf
 from stages import figures
 from stages.common import (StageError, boolean, choice, int_list, integer,
                            load_params, number, run, write_csv, write_json)
-from stages.text import MultiHot, load_vectors
+from stages.text import Vectors, load_vectors
 
 SCHEMA = {
     "hidden_units": int_list(1),
@@ -46,7 +46,8 @@ HISTORY = ["loss", "accuracy", "val_loss", "val_accuracy"]
 def build_model(num_words: int, p: dict) -> keras.Model:
     """Dense(16, relu) → Dense(16, relu) → Dense(1, sigmoid) with the default params."""
     regularizer = keras.regularizers.L2(p["l2"]) if p["l2"] else None
-    model = keras.Sequential([keras.Input(shape=(num_words,))])
+    # Sparse input: the first layer computes Dense's product from the nonzero entries only.
+    model = keras.Sequential([keras.Input(shape=(num_words,), sparse=True)])
     for units in p["hidden_units"]:
         model.add(keras.layers.Dense(units, activation=p["activation"],
                                      kernel_regularizer=regularizer))
@@ -60,12 +61,12 @@ def build_model(num_words: int, p: dict) -> keras.Model:
     return model
 
 
-def fit(vectors: MultiHot, labels, p: dict, epochs: int, validation=None, callbacks=()):
+def fit(vectors: Vectors, labels, p: dict, epochs: int, validation=None, callbacks=()):
     # The same seed before every build: both fits start from the same weights.
     keras.utils.set_random_seed(p["seed"])
     model = build_model(vectors.num_words, p)
-    batches = multi_hot_batches(vectors, labels, p["batch_size"], seed=p["seed"])
-    val_batches = None if validation is None else multi_hot_batches(*validation, p["batch_size"])
+    batches = sparse_batches(vectors, labels, p["batch_size"], seed=p["seed"])
+    val_batches = None if validation is None else sparse_batches(*validation, p["batch_size"])
     history = model.fit(batches, validation_data=val_batches, epochs=epochs,
                         shuffle=False,  # the dataset shuffles itself, seeded
                         callbacks=list(callbacks), verbose=2)
@@ -110,7 +111,7 @@ def main() -> None:
 
     if p["refit"]:
         print(f"refit on all {len(train) + len(val)} training reviews for {epochs} epochs")
-        model, _ = fit(MultiHot.concatenate([train, val]),
+        model, _ = fit(Vectors.concatenate([train, val]),
                        np.concatenate([train_labels, val_labels]), p, epochs)
 
     save_model(model, args.model)

@@ -1,9 +1,13 @@
-"""Vectorize: the vocabulary of the training reviews, and every review as a multi-hot vector.
+"""Vectorize: the vocabulary of the training reviews, and every review as a vector over it.
 
-The vocabulary is the `num_words` most frequent tokens of the *training*
-reviews only (the test set must not leak into it); `vocab.json` lists them,
-most frequent first, and predict reuses it with the same tokenizer. Vector
-column j is 1 when the review contains vocabulary word j, however often.
+The vocabulary is the `num_words` most frequent words — and, with
+`ngrams: 2` or 3, word pairs and triples — of the *training* reviews only
+(the test set must not leak into it). Column j of a vector is vocabulary
+term j: 1 when the review contains it (`multi_hot`, the notebook's
+encoding), how many times (`count`), or that count times the term's inverse
+document frequency in the training reviews (`tf_idf`). `vocab.json` keeps
+the terms, most frequent first, and what predict needs to read a new review
+the same way.
 """
 
 import argparse
@@ -12,10 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.common import integer, load_arrays, load_params, run, unpack_reviews, write_json
-from stages.text import TokenIds, build_vocab, multi_hot, save_vectors, token_ids
+from stages.common import (choice, integer, load_arrays, load_params, run, unpack_reviews,
+                           write_json)
+from stages.text import (MODES, TokenIds, Vocab, build_vocab, count_terms,
+                         inverse_document_frequency, save_vectors, token_ids, weigh)
 
-SCHEMA = {"num_words": integer(1)}
+SCHEMA = {"num_words": integer(1), "ngrams": integer(1, 3), "mode": choice(*MODES)}
 
 
 def read_token_ids(path: Path) -> tuple[TokenIds, np.ndarray]:
@@ -35,20 +41,26 @@ def main() -> None:
         test_job = pool.submit(read_token_ids, args.raw / "test.npz")
         train_tokens, train_labels = read_token_ids(args.raw / "train.npz")
         test_tokens, test_labels = test_job.result()
-        vocab = build_vocab(train_tokens, params["num_words"])
-        test_job = pool.submit(multi_hot, test_tokens, vocab)
-        train = multi_hot(train_tokens, vocab)
-        test = test_job.result()
-    if len(vocab) < params["num_words"]:
-        print(f"warning: the training reviews have only {len(vocab)} distinct words, "
+        terms = build_vocab(train_tokens, params["num_words"], params["ngrams"])
+        test_job = pool.submit(count_terms, test_tokens, terms, params["ngrams"])
+        train_counts = count_terms(train_tokens, terms, params["ngrams"])
+        test_counts = test_job.result()
+    if len(terms) < params["num_words"]:
+        print(f"warning: the training reviews have only {len(terms)} distinct terms, "
               f"fewer than num_words={params['num_words']}")
 
-    write_json(args.out / "vocab.json", vocab)
+    # IDF from the training reviews only, like the vocabulary; predict reads it back.
+    idf = inverse_document_frequency(train_counts) if params["mode"] == "tf_idf" else None
+    vocab = Vocab(terms, params["ngrams"], params["mode"], idf)
+    train, test = weigh(train_counts, vocab), weigh(test_counts, vocab)
+
+    write_json(args.out / "vocab.json", vocab.to_json())
     save_vectors(args.out / "train.npz", train, train_labels)
     save_vectors(args.out / "test.npz", test, test_labels)
     for name, vectors in (("train", train), ("test", test)):
-        words = len(vectors.indices) / max(len(vectors), 1)
-        print(f"{name}: {len(vectors)} reviews, {words:.0f} distinct vocabulary words each on average")
+        terms_each = len(vectors.indices) / max(len(vectors), 1)
+        print(f"{name}: {len(vectors)} reviews, {terms_each:.0f} distinct vocabulary terms each "
+              "on average")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ NEUTRAL = ["the", "film", "plot", "actor", "scene", "movie", "story", "and", "a"
 
 TINY_PARAMS = {
     "load": {"source": "aclimdb"},
-    "vectorize": {"num_words": 28},
+    "vectorize": {"num_words": 28, "ngrams": 1, "mode": "multi_hot"},
     "split": {"val_size": 16, "seed": 0},
     "train": {"hidden_units": [8, 8], "activation": "relu", "loss": "binary_crossentropy",
               "optimizer": "rmsprop", "learning_rate": 0.01, "dropout": 0.0, "l2": 0.0,

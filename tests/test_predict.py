@@ -8,7 +8,7 @@ import yaml
 from conftest import TINY_PARAMS
 from stages import predict
 from stages.common import StageError
-from stages.text import build_vocab, multi_hot, token_ids
+from stages.text import Vocab, build_vocab, encode, token_ids
 from stages.train import fit
 
 
@@ -23,7 +23,7 @@ def trained(tmp_path_factory):
     texts = [make_review(rng, int(label)) for label in labels]
     reviews = token_ids(texts)
     vocab = build_vocab(reviews, 28)
-    model, _ = fit(multi_hot(reviews, vocab), labels, TINY_PARAMS["train"] | {"epochs": 10}, 10)
+    model, _ = fit(encode(reviews, Vocab(vocab)), labels, TINY_PARAMS["train"] | {"epochs": 10}, 10)
     (root / "models").mkdir()
     model.save(root / "models/model.keras")
     (root / "data/vectors").mkdir(parents=True)
@@ -57,7 +57,7 @@ def test_prints_probability_and_label_per_review(run_predict, trained, tmp_path)
     assert [r["source"] for r in results][2:] == [
         f"{tmp_path}/reviews.txt:1", f"{tmp_path}/reviews.txt:2", f"{tmp_path}/folder/one.txt"]
     # Same tokenizer, vocabulary and model as training: the model's own output on that vector.
-    expected = model.predict(multi_hot(token_ids(["Great! Loved it."]), vocab).dense(), verbose=0)
+    expected = model.predict(encode(token_ids(["Great! Loved it."]), Vocab(vocab)).dense(), verbose=0)
     assert results[0]["probability"] == pytest.approx(float(expected[0, 0]), abs=1e-4)
 
     table = run_predict("Great! Loved it.", "xyzzy")

@@ -86,12 +86,12 @@ def project(tmp_path_factory):
 
 def scores(project) -> tuple[np.ndarray, np.ndarray, list[float]]:
     """The saved model's probabilities for test.npz, the labels, and model.evaluate's output."""
-    from stages.batches import keras, multi_hot_batches
+    from stages.batches import keras, sparse_batches
 
     vectors, labels = load_vectors(project.path / "data/vectors/test.npz")
     model = keras.saving.load_model(project.path / "models/model.keras")
-    probabilities = model.predict(multi_hot_batches(vectors, None, 32), verbose=0)[:, 0]
-    evaluated = model.evaluate(multi_hot_batches(vectors, labels, 32), verbose=0)
+    probabilities = model.predict(sparse_batches(vectors, None, 32), verbose=0)[:, 0]
+    evaluated = model.evaluate(sparse_batches(vectors, labels, 32), verbose=0)
     return probabilities, labels, evaluated
 
 

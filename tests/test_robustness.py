@@ -37,6 +37,20 @@ def wait_for(process, pattern: str, timeout: float = 120) -> str:
     raise AssertionError(f"never saw {pattern!r} in:\n{seen}")
 
 
+def default_signals():
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
+def stop(process):
+    """Kill what is left of a failed check's process group, so that it holds no DVC lock
+    over the tests that follow."""
+    if process is not None and process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+
+
 # Loaded by every Python process that has its folder on PYTHONPATH: with the variable set,
 # the process signals itself once half of the model's weights are written to disk.
 SIGNAL_DURING_SAVE = """
@@ -75,13 +89,14 @@ def test_interrupted_training_leaves_nothing_and_the_next_repro_recovers(project
         (tmp_path / "sitecustomize.py").write_text(SIGNAL_DURING_SAVE)
         env |= {"PYTHONPATH": str(tmp_path), "SIGNAL_DURING_SAVE": str(int(sig))}
         command, pattern = ["repro", "--force", "--single-item", "train"], None
+    dvc = None
     try:
-        # SIGINT's default action, even where the tests were started with it ignored (as a
-        # shell does for a command run in the background): the stages must see it.
+        # The signals' default actions, even where the tests were started with them ignored
+        # or blocked (a shell ignores SIGINT in the background, some runners block SIGTERM):
+        # both are inherited by every child, and the stages must see the signal.
         dvc = subprocess.Popen([sys.executable, "-m", "dvc", *command], cwd=project.path,
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, start_new_session=True,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                               text=True, start_new_session=True, preexec_fn=default_signals)
         if pattern:
             wait_for(dvc, pattern)
             os.killpg(dvc.pid, sig)  # as Ctrl-C or a CI runner's stop would: the whole group
@@ -93,6 +108,7 @@ def test_interrupted_training_leaves_nothing_and_the_next_repro_recovers(project
         assert not [p for p in project.path.rglob(".*.tmp*") if ".dvc" not in p.parts]
         assert (project.path / "dvc.lock").read_text() == lock  # nothing recorded as done
     finally:
+        stop(dvc)
         project.write_params(before)
     ran, result = project.repro()
     assert "train" not in ran and "Stage 'train' is cached - skipping run" in result.stdout

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from stages.common import StageError, save_arrays
-from stages.text import (MultiHot, build_vocab, load_vectors, multi_hot, save_vectors, token_ids,
-                         tokenize)
+from stages.text import (Vectors, Vocab, build_vocab, encode, load_vectors, save_vectors,
+                         token_ids, tokenize)
 
 
 def test_tokenize_follows_the_keras_tokenizer_defaults():
@@ -43,7 +43,7 @@ def test_multi_hot_matches_the_dense_encoding(reviews):
     texts = reviews[0] + ["", "unknownword only"]
     tokenized = [tokenize(t) for t in texts]
     vocab = build_vocab(token_ids(texts[:30]), 12)
-    vectors = multi_hot(token_ids(texts), vocab)
+    vectors = encode(token_ids(texts), Vocab(vocab))
     assert len(vectors) == len(tokenized) and vectors.num_words == 12
     assert vectors.indices.dtype == np.uint8
     np.testing.assert_array_equal(vectors.dense(), naive_multi_hot(tokenized, vocab))
@@ -53,15 +53,15 @@ def test_multi_hot_matches_the_dense_encoding(reviews):
 
 
 def test_concatenate_stacks_rows():
-    vectors = multi_hot(token_ids(["a b", "c", "", "a c d"]), ["a", "b", "c", "d"])
+    vectors = encode(token_ids(["a b", "c", "", "a c d"]), Vocab(["a", "b", "c", "d"]))
     first, second = vectors.take(np.array([0, 1])), vectors.take(np.array([2, 3]))
-    both = MultiHot.concatenate([first, second])
+    both = Vectors.concatenate([first, second])
     np.testing.assert_array_equal(both.dense(), vectors.dense())
     np.testing.assert_array_equal(both.indptr, vectors.indptr)
 
 
 def test_vectors_round_trip_and_are_checked(tmp_path):
-    vectors = multi_hot(token_ids(["a b", "b c"]), ["a", "b", "c"])
+    vectors = encode(token_ids(["a b", "b c"]), Vocab(["a", "b", "c"]))
     labels = np.array([0, 1], dtype=np.uint8)
     save_vectors(tmp_path / "v.npz", vectors, labels)
     loaded, loaded_labels = load_vectors(tmp_path / "v.npz")

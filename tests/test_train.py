@@ -7,13 +7,14 @@ import sys
 import zipfile
 
 import keras
+import tensorflow as tf
 import numpy as np
 import pytest
 import yaml
 
 from conftest import ROOT, TINY_PARAMS
-from stages.batches import multi_hot_batches
-from stages.text import build_vocab, multi_hot, save_vectors, token_ids
+from stages.batches import sparse_batches  # first: it quiets TensorFlow
+from stages.text import Vocab, build_vocab, encode, save_vectors, token_ids
 from stages import train
 from stages.train import best_epoch, build_model, fit
 
@@ -42,14 +43,14 @@ def test_knobs_change_the_network():
     assert isinstance(model.optimizer, keras.optimizers.Adam)
 
 
-def test_batches_are_the_dense_rows_reshuffled_each_epoch():
-    vectors = multi_hot(token_ids([f"w{i} common" for i in range(10)]),
-                        ["common"] + [f"w{i}" for i in range(10)])
+def test_batches_are_the_rows_reshuffled_each_epoch():
+    vectors = encode(token_ids([f"w{i} common" for i in range(10)]),
+                     Vocab(["common"] + [f"w{i}" for i in range(10)]))
     labels = np.arange(10) % 2
-    batches = multi_hot_batches(vectors, labels, batch_size=4, seed=0)
+    batches = sparse_batches(vectors, labels, batch_size=4, seed=0)
 
     def epoch():
-        x, y = zip(*[(x.numpy(), y.numpy()) for x, y in batches])
+        x, y = zip(*[(tf.sparse.to_dense(x).numpy(), y.numpy()) for x, y in batches])
         x, y = np.concatenate(x), np.concatenate(y)
         assert (x[:, 0] == 1).all() and (x.sum(axis=1) == 2).all()
         rows = x[:, 1:].argmax(axis=1)
@@ -59,7 +60,7 @@ def test_batches_are_the_dense_rows_reshuffled_each_epoch():
     first, second = epoch(), epoch()
     assert sorted(first.tolist()) == sorted(second.tolist()) == list(range(10))
     assert (first != second).any() and (first != np.arange(10)).any()
-    in_order = [x.numpy() for (x,) in multi_hot_batches(vectors, None, batch_size=4)]
+    in_order = [tf.sparse.to_dense(x).numpy() for (x,) in sparse_batches(vectors, None, batch_size=4)]
     assert [len(x) for x in in_order] == [4, 4, 2]
     np.testing.assert_array_equal(np.concatenate(in_order), vectors.dense())
 
@@ -73,7 +74,7 @@ def test_best_epoch():
 def tiny_data(reviews):
     texts, labels = reviews
     reviews = token_ids(texts)
-    return multi_hot(reviews, build_vocab(reviews, 28)), labels
+    return encode(reviews, Vocab(build_vocab(reviews, 28))), labels
 
 
 def test_fit_is_deterministic_and_learns(reviews):
@@ -101,7 +102,7 @@ def run_train(tmp_path, monkeypatch, reviews, **changes):
     model = keras.saving.load_model(tmp_path / "model.keras")
     history = np.genfromtxt(tmp_path / "history.csv", delimiter=",", names=True)
     summary = json.loads((tmp_path / "train.json").read_text())
-    val_batches = multi_hot_batches(vectors.take(np.arange(30, 40)), labels[30:], batch_size=16)
+    val_batches = sparse_batches(vectors.take(np.arange(30, 40)), labels[30:], batch_size=16)
     return model, history, summary, val_batches
 
 
