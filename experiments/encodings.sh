@@ -23,6 +23,9 @@ configs=(  # ngrams num_words mode
     "3 200000 multi_hot"    # + word triples
 )
 
+# The reviews into DVC's cache first: experiments run in copies of the repository,
+# which lack the git-ignored data/external/.
+dvc repro load
 echo "experiment,seconds" > "$times"
 for config in "${configs[@]}"; do
     read -r ngrams num_words mode <<< "$config"
