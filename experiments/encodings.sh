@@ -31,9 +31,10 @@ for config in "${configs[@]}"; do
     read -r ngrams num_words mode <<< "$config"
     for seed in 1 2 3; do
         name="enc-n$ngrams-$num_words-$mode-s$seed"
+        dvc exp remove "$name" 2> /dev/null || true  # an earlier run of the script
         start=$SECONDS
-        # --temp: in a copy of the workspace, which stays as it is; -f: replace an earlier run
-        dvc exp run --temp -f -n "$name" "${net[@]}" -S train.seed=$seed \
+        # --temp: in a copy of the workspace, which stays as it is
+        dvc exp run --temp -n "$name" "${net[@]}" -S train.seed=$seed \
             -S vectorize.ngrams=$ngrams -S vectorize.num_words=$num_words \
             -S vectorize.mode=$mode > /dev/null
         echo "$name,$((SECONDS - start))" | tee -a "$times"
