@@ -1,10 +1,12 @@
 """Benchmark: the notebook as one script against a cold `dvc repro`, side by side.
 
-Alternates, round after round, the seed-faithful baseline (baseline.py) and a
+Alternates, round after round, the seed-faithful baseline (baseline.py), a
 cold `dvc repro` of the pipeline at the same params (fresh repository, empty
-DVC cache, the archive already in data/external/). Then, on the last
-pipeline: every stage on its own, a no-op `dvc repro`, the rerun after a
-`train.epochs` change, and the artifacts' sizes. Prints Markdown tables.
+DVC cache, the archive already in data/external/), and a cold `dvc repro`
+with the n-gram encoding (`vectorize.ngrams: 2, num_words: 100000`). Then,
+on the last pipelines: every stage on its own, a no-op `dvc repro`, the
+rerun after a `train.epochs` change, and the artifacts' sizes. Prints
+Markdown tables.
 
     python benchmarks/run.py [--rounds 3]
 """
@@ -45,12 +47,19 @@ def measure(args: list[str], cwd: Path) -> tuple[float, float, str]:
     return wall, usage.ru_maxrss / 1024, output
 
 
-def fresh_pipeline(archive: Path) -> Path:
+NGRAMS = {"ngrams": 2, "num_words": 100_000}  # vectorize's params for the n-gram runs
+
+
+def fresh_pipeline(archive: Path, vectorize: dict) -> Path:
     """A new repository holding the pipeline, with an empty DVC cache."""
     repo = Path(tempfile.mkdtemp(prefix="imdb-bench-"))
     for name in ("stages", "dvc.yaml", "params.yaml", ".gitignore", ".dvcignore"):
         copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy
         copy(ROOT / name, repo / name)
+    if vectorize:
+        params = yaml.safe_load((repo / "params.yaml").read_text())
+        params["vectorize"] |= vectorize
+        (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (repo / "data" / "external").mkdir(parents=True)
     shutil.copy(archive, repo / "data" / "external" / archive.name)
     for args in (["git", "init", "-q"], [sys.executable, "-m", "dvc", "init", "-q"]):
@@ -71,36 +80,47 @@ def main() -> None:
     args = parser.parse_args()
     dvc = [sys.executable, "-m", "dvc"]
 
-    rounds, repo = [], None
+    rounds, repos = [], {}
     for i in range(args.rounds):
         wall, peak, out = measure([sys.executable, "benchmarks/baseline.py", str(args.archive),
                                    str(args.word_index), "--json"], ROOT)
-        base = {"wall": wall, "peak": peak, "accuracy": json.loads(out.splitlines()[-1])["accuracy"]}
-        if repo:
-            shutil.rmtree(repo)
-        repo = fresh_pipeline(args.archive)
-        wall, peak, _ = measure(dvc + ["repro"], repo)
-        accuracy = json.loads((repo / "reports/metrics.json").read_text())["accuracy"]
-        rounds.append((base, {"wall": wall, "peak": peak, "accuracy": accuracy}))
-        print(f"round {i + 1}: baseline {base['wall']:.1f} s, pipeline {wall:.1f} s", flush=True)
+        runs = [{"wall": wall, "peak": peak,
+                 "accuracy": json.loads(out.splitlines()[-1])["accuracy"]}]
+        for name, vectorize in (("defaults", {}), ("n-grams", NGRAMS)):
+            if name in repos:
+                shutil.rmtree(repos[name])
+            repo = repos[name] = fresh_pipeline(args.archive, vectorize)
+            wall, peak, _ = measure(dvc + ["repro"], repo)
+            accuracy = json.loads((repo / "reports/metrics.json").read_text())["accuracy"]
+            runs.append({"wall": wall, "peak": peak, "accuracy": accuracy})
+        rounds.append(runs)
+        print(f"round {i + 1}: baseline {runs[0]['wall']:.1f} s, pipeline {runs[1]['wall']:.1f} s, "
+              f"n-gram pipeline {runs[2]['wall']:.1f} s", flush=True)
 
-    rows = [[i + 1, f"{b['wall']:.1f}", f"{p['wall']:.1f}", f"{p['wall'] / b['wall']:.2f}",
-             f"{b['peak']:,.0f}", f"{p['peak']:,.0f}", f"{b['accuracy']:.4f}", f"{p['accuracy']:.4f}"]
-            for i, (b, p) in enumerate(rounds)]
-    median = lambda key, side: statistics.median(r[side][key] for r in rounds)
-    rows.append(["median", f"{median('wall', 0):.1f}", f"{median('wall', 1):.1f}",
-                 f"{statistics.median(p['wall'] / b['wall'] for b, p in rounds):.2f}",
-                 f"{median('peak', 0):,.0f}", f"{median('peak', 1):,.0f}",
-                 f"{median('accuracy', 0):.4f}", f"{median('accuracy', 1):.4f}"])
-    print("\n" + table(["round", "baseline s", "dvc repro s", "ratio", "baseline peak MB",
-                        "pipeline peak MB", "baseline accuracy", "pipeline accuracy"], rows))
+    def row(label, runs):
+        b, p, n = runs
+        return [label, f"{b['wall']:.1f}", f"{p['wall']:.1f}", f"{p['wall'] / b['wall']:.2f}",
+                f"{n['wall']:.1f}", f"{n['wall'] / p['wall']:.2f}",
+                f"{b['peak']:,.0f}", f"{p['peak']:,.0f}", f"{n['peak']:,.0f}",
+                f"{b['accuracy']:.4f}", f"{p['accuracy']:.4f}", f"{n['accuracy']:.4f}"]
 
+    median = [{key: statistics.median(r[side][key] for r in rounds) for key in rounds[0][side]}
+              for side in range(3)]
+    ratio = lambda a, b: statistics.median(r[a]["wall"] / r[b]["wall"] for r in rounds)
+    last = row("median", median)
+    last[3], last[5] = f"{ratio(1, 0):.2f}", f"{ratio(2, 1):.2f}"  # medians of the ratios
+    print("\n" + table(["round", "baseline s", "dvc repro s", "÷ baseline", "n-gram dvc repro s",
+                        "÷ dvc repro", "baseline peak MB", "pipeline peak MB", "n-gram peak MB",
+                        "baseline accuracy", "pipeline accuracy", "n-gram accuracy"],
+                       [row(i + 1, r) for i, r in enumerate(rounds)] + [last]))
+
+    repo = repos["defaults"]
     stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
-    own = {}
-    for name, stage in stages.items():
-        own[name] = measure(stage["cmd"].split(), repo)[:2]
-    print("\n" + table(["stage", "wall s", "peak MB"],
-                       [[n, f"{w:.2f}", f"{m:,.0f}"] for n, (w, m) in own.items()]))
+    own = {name: [measure(stage["cmd"].split(), repos[kind])[:2] for kind in repos]
+           for name, stage in stages.items()}
+    print("\n" + table(["stage", "wall s", "peak MB", "n-gram wall s", "n-gram peak MB"],
+                       [[n, f"{d[0]:.2f}", f"{d[1]:,.0f}", f"{g[0]:.2f}", f"{g[1]:,.0f}"]
+                        for n, (d, g) in own.items()]))
 
     noop = statistics.median(measure(dvc + ["repro"], repo)[0] for _ in range(3))
     params = yaml.safe_load((repo / "params.yaml").read_text())
@@ -116,8 +136,11 @@ def main() -> None:
 
     outs = [next(iter(o)) if isinstance(o, dict) else o for s in stages.values()
             for kind in ("outs", "plots", "metrics") for o in s.get(kind, [])]
-    print("\n" + table(["artifact", "bytes"], [[o, f"{(repo / o).stat().st_size:,}"] for o in outs]))
-    shutil.rmtree(repo)
+    print("\n" + table(["artifact", "bytes", "n-gram bytes"],
+                       [[o, f"{(repo / o).stat().st_size:,}",
+                         f"{(repos['n-grams'] / o).stat().st_size:,}"] for o in outs]))
+    for repo in repos.values():
+        shutil.rmtree(repo)
 
 
 if __name__ == "__main__":

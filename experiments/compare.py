@@ -50,14 +50,20 @@ def main() -> None:
     for row in rows:
         if row["typ"] == "baseline" or row["State"] not in (None, "Success"):
             continue  # the commit itself, or an experiment queued, running or failed
-        params = flatten(dvc.api.params_show(rev=row["rev"]))
-        changed = [f"{k}={v}" for k, v in params.items()
-                   if k != "train.seed" and defaults.get(k) != v]
         name = row["Experiment"] or row["rev"]
         if seconds and name not in seconds:
             continue  # not one of the timed runs
-        groups[", ".join(changed) or "(params.yaml as committed)"].append(
-            (name, params["train.seed"], dvc.api.metrics_show(rev=row["rev"])))
+        params = flatten(dvc.api.params_show(rev=row["rev"]))
+        changed = tuple(f"{k}={v}" for k, v in params.items()
+                        if k != "train.seed" and defaults.get(k) != v)
+        groups[changed].append((name, params["train.seed"], dvc.api.metrics_show(rev=row["rev"])))
+    # What every configuration changes is said once, above the table.
+    shared = set.intersection(*map(set, groups)) if len(groups) > 1 else set()
+    if shared:
+        print("Every row also sets " + ", ".join(c for c in next(iter(groups)) if c in shared)
+              + ":\n")
+    groups = {", ".join(c for c in changed if c not in shared) or "(params.yaml as committed)":
+              runs for changed, runs in groups.items()}
 
     table = []
     for config, runs in groups.items():

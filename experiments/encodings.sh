@@ -13,14 +13,20 @@ here=$(dirname "$0")
 times="$here/encodings-seconds.csv"
 net=(-S 'train.hidden_units=[16]' -S train.dropout=0.5
      -S train.early_stopping=true -S train.epochs=20 -S train.patience=2)
-configs=(  # ngrams num_words mode
-    "1 20000 multi_hot"     # words only, the search's vocabulary size
-    "2 20000 multi_hot"     # + word pairs: Chollet's bag of bigrams
-    "2 100000 multi_hot"
-    "2 100000 count"
-    "2 100000 tf_idf"
-    "2 200000 multi_hot"
-    "3 200000 multi_hot"    # + word triples
+configs=(  # a name, then the settings
+    "n1-20000          vectorize.num_words=20000"   # words only, the search's vocabulary size
+    "n2-20000          vectorize.ngrams=2 vectorize.num_words=20000"  # Chollet's bag of bigrams
+    "n2-100000         vectorize.ngrams=2 vectorize.num_words=100000"
+    "n2-100000-count   vectorize.ngrams=2 vectorize.num_words=100000 vectorize.mode=count"
+    "n2-100000-tf_idf  vectorize.ngrams=2 vectorize.num_words=100000 vectorize.mode=tf_idf"
+    "n2-200000         vectorize.ngrams=2 vectorize.num_words=200000"
+    "n3-200000         vectorize.ngrams=3 vectorize.num_words=200000"  # + word triples
+    # Added after the rows above had run: counts and TF-IDF are larger inputs than 1s and
+    # stopped after 2 epochs (TF-IDF) or refitted unsteadily (counts), so a smaller
+    # learning rate for them; and more triples.
+    "n2-100000-count-lr3e-4   vectorize.ngrams=2 vectorize.num_words=100000 vectorize.mode=count train.learning_rate=0.0003"
+    "n2-100000-tf_idf-lr3e-4  vectorize.ngrams=2 vectorize.num_words=100000 vectorize.mode=tf_idf train.learning_rate=0.0003"
+    "n3-400000         vectorize.ngrams=3 vectorize.num_words=400000"
 )
 
 # The reviews into DVC's cache first: experiments run in copies of the repository,
@@ -28,15 +34,14 @@ configs=(  # ngrams num_words mode
 dvc repro load
 echo "experiment,seconds" > "$times"
 for config in "${configs[@]}"; do
-    read -r ngrams num_words mode <<< "$config"
+    read -r label settings <<< "$config"
     for seed in 1 2 3; do
-        name="enc-n$ngrams-$num_words-$mode-s$seed"
+        name="enc-$label-s$seed"
         dvc exp remove "$name" 2> /dev/null || true  # an earlier run of the script
         start=$SECONDS
         # --temp: in a copy of the workspace, which stays as it is
         dvc exp run --temp -n "$name" "${net[@]}" -S train.seed=$seed \
-            -S vectorize.ngrams=$ngrams -S vectorize.num_words=$num_words \
-            -S vectorize.mode=$mode > /dev/null
+            $(printf -- '-S %s ' $settings) > /dev/null
         echo "$name,$((SECONDS - start))" | tee -a "$times"
     done
 done

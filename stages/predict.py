@@ -6,7 +6,8 @@
     python -m stages.predict --json ...              # for machines
 
 Each review is read exactly as the training reviews were: the same tokenizer,
-the vocabulary of the vectorize stage (data/vectors/vocab.json), and
+the vocabulary of the vectorize stage (data/vectors/vocab.json: its words or
+n-grams, its mode, and for tf_idf the training reviews' IDF weights), and
 models/model.keras itself; a review is positive when its probability is
 above `evaluate.threshold` of params.yaml.
 """
@@ -69,9 +70,10 @@ def main() -> None:
             raise StageError(f"{path} not found: train the model first with `dvc repro`")
 
     try:
-        vocab = Vocab.from_json(json.loads(args.vocab.read_text(encoding="utf-8")), str(args.vocab))
+        data = json.loads(args.vocab.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as error:
         raise StageError(f"{args.vocab} is not valid JSON ({error}); run `dvc repro vectorize`")
+    vocab = Vocab.from_json(data, str(args.vocab))
 
     from stages.batches import load_model, sparse_batches  # TensorFlow: once input is sound
 

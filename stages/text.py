@@ -137,18 +137,18 @@ class Vocab:
 
     @staticmethod
     def from_json(data, source: str) -> "Vocab":
-        if isinstance(data, list):
-            return Vocab(data)
         try:
-            vocab = Vocab(data["terms"], data["ngrams"], data["mode"],
-                          None if data["mode"] != "tf_idf" else np.array(data["idf"]))
-        except (KeyError, TypeError) as error:
+            vocab = Vocab(data) if isinstance(data, list) else Vocab(
+                data["terms"], data["ngrams"], data["mode"],
+                None if data["mode"] != "tf_idf" else np.array(data["idf"], dtype=np.float64))
+        except (KeyError, TypeError, ValueError) as error:
             raise StageError(f"{source} is not a vocabulary written by vectorize ({error!r}); "
                              "run `dvc repro vectorize`")
-        if vocab.mode not in MODES or (vocab.idf is not None
-                                       and vocab.idf.shape != (len(vocab.terms),)):
-            raise StageError(f"{source}: mode {vocab.mode!r} or its idf weights do not match "
-                             "its terms; run `dvc repro --force vectorize`")
+        if (not isinstance(vocab.terms, list) or not all(isinstance(t, str) for t in vocab.terms)
+                or vocab.ngrams not in (1, 2, 3) or vocab.mode not in MODES
+                or (vocab.idf is not None and vocab.idf.shape != (len(vocab.terms),))):
+            raise StageError(f"{source}: its terms, ngrams, mode or idf weights do not hang "
+                             "together; run `dvc repro --force vectorize`")
         return vocab
 
 
@@ -214,30 +214,30 @@ def count_terms(reviews: TokenIds, terms: list[str], ngrams: int, chunk: int = 5
         order = np.argsort(keys)
         ngram_columns[n] = keys[order], columns[order]
 
-    parts = []  # a few thousand reviews at a time: the temporary arrays stay small
-    for first in range(0, len(reviews.offsets) - 1, chunk):
-        starts = reviews.offsets[first:first + chunk + 1]
-        ids = reviews.ids[starts[0]:starts[-1]]
-        starts = starts - starts[0]
+    width = max(len(terms), 1)
+    index_type = np.min_scalar_type(width - 1)
+
+    def count_chunk(ids: np.ndarray, starts: np.ndarray) -> Vectors:
         columns = word_columns[ids]
         rows = np.repeat(np.arange(len(starts) - 1), np.diff(starts))
-        cells = [rows[columns >= 0] * len(terms) + columns[columns >= 0]]
+        cells = [rows[columns >= 0] * width + columns[columns >= 0]]  # one per occurrence
         for n, (term_keys, term_columns) in ngram_columns.items():
             keys, positions = ngram_keys(ngram_ids[ids], starts, n, base)
             at = np.minimum(np.searchsorted(term_keys, keys), max(len(term_keys) - 1, 0))
             hit = term_keys[at] == keys if len(term_keys) else np.zeros(len(keys), dtype=bool)
             rows = np.searchsorted(starts, positions[hit], side="right") - 1
-            cells.append(rows * len(terms) + term_columns[at[hit]])
+            cells.append(rows * width + term_columns[at[hit]])
         # One sort orders each row's columns and brings repeats together.
         cells, counts = np.unique(np.concatenate(cells), return_counts=True)
-        parts.append(Vectors((cells % max(len(terms), 1)).astype(np.min_scalar_type(
-                                 max(len(terms) - 1, 0))),
-                             offsets(np.bincount(cells // max(len(terms), 1),
-                                                 minlength=len(starts) - 1)),
-                             len(terms), counts.astype(np.float32)))
-    if not parts:
-        return Vectors(np.zeros(0, np.min_scalar_type(max(len(terms) - 1, 0))),
-                       np.zeros(1, np.int64), len(terms), np.zeros(0, np.float32))
+        return Vectors((cells % width).astype(index_type),
+                       offsets(np.bincount(cells // width, minlength=len(starts) - 1)),
+                       len(terms), counts.astype(np.float32))
+
+    # A few thousand reviews at a time: the temporary arrays stay small.
+    parts = [count_chunk(np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64))]
+    for first in range(0, len(reviews.offsets) - 1, chunk):
+        starts = reviews.offsets[first:first + chunk + 1]
+        parts.append(count_chunk(reviews.ids[starts[0]:starts[-1]], starts - starts[0]))
     return Vectors.concatenate(parts)
 
 

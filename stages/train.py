@@ -12,7 +12,8 @@
 import argparse
 from pathlib import Path
 
-from stages.batches import save_model, sparse_batches  # first: it quiets TensorFlow
+# stages.batches first: it quiets TensorFlow's start-up lines.
+from stages.batches import SparseDense, save_model, sparse_batches
 
 import keras
 import numpy as np
@@ -46,14 +47,18 @@ HISTORY = ["loss", "accuracy", "val_loss", "val_accuracy"]
 def build_model(num_words: int, p: dict) -> keras.Model:
     """Dense(16, relu) → Dense(16, relu) → Dense(1, sigmoid) with the default params."""
     regularizer = keras.regularizers.L2(p["l2"]) if p["l2"] else None
-    # Sparse input: the first layer computes Dense's product from the nonzero entries only.
-    model = keras.Sequential([keras.Input(shape=(num_words,), sparse=True)])
-    for units in p["hidden_units"]:
-        model.add(keras.layers.Dense(units, activation=p["activation"],
-                                     kernel_regularizer=regularizer))
+    # Sparse input: the first layer computes Dense's product from the nonzero entries only
+    # (SparseDense while training; saved as Keras's Dense).
+    model = keras.Sequential([keras.Input(shape=(num_words,), sparse=True, name="reviews")],
+                             name="sentiment")
+    for i, units in enumerate(p["hidden_units"], start=1):
+        dense = SparseDense if i == 1 else keras.layers.Dense
+        model.add(dense(units, activation=p["activation"], kernel_regularizer=regularizer,
+                        name=f"hidden_{i}"))
         if p["dropout"]:
-            model.add(keras.layers.Dropout(p["dropout"]))
-    model.add(keras.layers.Dense(1, activation="sigmoid"))
+            model.add(keras.layers.Dropout(p["dropout"], name=f"dropout_{i}"))
+    model.add((SparseDense if not p["hidden_units"] else keras.layers.Dense)(
+        1, activation="sigmoid", name="output"))
     optimizer = keras.optimizers.get({"class_name": p["optimizer"],
                                       "config": {"learning_rate": p["learning_rate"]}})
     model.compile(optimizer=optimizer, loss=p["loss"],
@@ -111,6 +116,7 @@ def main() -> None:
 
     if p["refit"]:
         print(f"refit on all {len(train) + len(val)} training reviews for {epochs} epochs")
+        del model  # and with it its batches, before the refit makes its own
         model, _ = fit(Vectors.concatenate([train, val]),
                        np.concatenate([train_labels, val_labels]), p, epochs)
 

@@ -42,6 +42,10 @@ def check_failure(project, stage, message, *repro_args):
 PARAM_CASES = [
     ("load", "source", "imdb", "'load.source' is 'imdb' in params.yaml; it must be one of 'aclimdb', 'keras'"),
     ("vectorize", "num_words", 0, "'vectorize.num_words' is 0 in params.yaml; it must be an integer >= 1"),
+    ("vectorize", "ngrams", 0, "'vectorize.ngrams' is 0 in params.yaml; it must be an integer >= 1 and <= 3"),
+    ("vectorize", "ngrams", 4, "'vectorize.ngrams' is 4 in params.yaml; it must be an integer >= 1 and <= 3"),
+    ("vectorize", "mode", "binary", "'vectorize.mode' is 'binary' in params.yaml; it must be one of 'multi_hot', 'count', 'tf_idf'"),
+    ("vectorize", "mode", "tf-idf", "'vectorize.mode' is 'tf-idf'"),
     ("split", "val_size", 0, "'split.val_size' is 0"),
     ("split", "val_size", 48, "split.val_size=48 must be between 1 and 47: there are 48 training reviews"),
     ("split", "seed", -1, "'split.seed' is -1"),

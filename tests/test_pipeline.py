@@ -38,6 +38,8 @@ def test_nothing_reruns_without_a_change(project):
     ("train.epochs", 5, ["train", "evaluate"]),
     ("split.val_size", 12, ["split", "train", "evaluate"]),
     ("vectorize.num_words", 20, ["vectorize", "split", "train", "evaluate"]),
+    ("vectorize.ngrams", 2, ["vectorize", "split", "train", "evaluate"]),
+    ("vectorize.mode", "tf_idf", ["vectorize", "split", "train", "evaluate"]),
     ("evaluate.threshold", 0.7, ["evaluate"]),
 ])
 def test_a_param_reruns_only_its_stage_and_those_after(project, param, value, expected):

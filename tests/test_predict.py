@@ -3,12 +3,14 @@ import sys
 
 import numpy as np
 import pytest
+import keras
 import yaml
 
 from conftest import TINY_PARAMS
 from stages import predict
 from stages.common import StageError
 from stages.text import Vocab, build_vocab, encode, token_ids
+from stages.batches import save_model
 from stages.train import fit
 
 
@@ -25,7 +27,8 @@ def trained(tmp_path_factory):
     vocab = build_vocab(reviews, 28)
     model, _ = fit(encode(reviews, Vocab(vocab)), labels, TINY_PARAMS["train"] | {"epochs": 10}, 10)
     (root / "models").mkdir()
-    model.save(root / "models/model.keras")
+    save_model(model, root / "models/model.keras")
+    model = keras.saving.load_model(root / "models/model.keras")  # as predict loads it
     (root / "data/vectors").mkdir(parents=True)
     (root / "data/vectors/vocab.json").write_text(json.dumps(vocab))
     (root / "params.yaml").write_text(yaml.safe_dump(TINY_PARAMS))
@@ -96,3 +99,41 @@ def test_vocabulary_and_model_out_of_step(run_predict, trained, tmp_path):
     (tmp_path / "vocab.json").write_text(json.dumps(vocab[:5]))
     with pytest.raises(StageError, match="takes 28 words but .* has 5"):
         run_predict("--vocab", str(tmp_path / "vocab.json"), "good")
+
+
+def test_a_vocabulary_that_is_not_json(run_predict, tmp_path):
+    (tmp_path / "vocab.json").write_text('{"terms": [')
+    with pytest.raises(StageError, match="vocab.json is not valid JSON"):
+        run_predict("--vocab", str(tmp_path / "vocab.json"), "good")
+
+
+def test_reads_a_review_with_an_ngram_tf_idf_vocabulary(run_predict, tmp_path, capsys):
+    """Word pairs and the training reviews' IDF weights, read back from vocab.json: the
+    probability is the model's own on the vector vectorize would have made."""
+    from conftest import make_review
+    from stages.batches import sparse_batches
+    from stages.text import count_terms, inverse_document_frequency, weigh
+
+    rng = np.random.default_rng(1)
+    labels = np.array([0, 1] * 40, dtype=np.uint8)
+    reviews = token_ids([make_review(rng, int(label)) for label in labels])
+    terms = build_vocab(reviews, 80, ngrams=2)
+    counts = count_terms(reviews, terms, 2)
+    vocab = Vocab(terms, 2, "tf_idf", inverse_document_frequency(counts))
+    model, _ = fit(weigh(counts, vocab), labels, TINY_PARAMS["train"] | {"epochs": 10}, 10)
+    save_model(model, tmp_path / "model.keras")
+    (tmp_path / "vocab.json").write_text(json.dumps(vocab.to_json()))
+    capsys.readouterr()  # the fit's epochs
+
+    review = "Great! Loved it. Great, great film.<br /><br />The end."
+    out = run_predict("--model", str(tmp_path / "model.keras"),
+                      "--vocab", str(tmp_path / "vocab.json"), "--json", review)
+    results = json.loads(out)
+    vectors = encode(token_ids([review]), vocab)
+    assert any(" " in terms[j] for j in vectors.indices)  # a word pair of the vocabulary
+    expected = model.predict(sparse_batches(vectors, None, 1), verbose=0)[0, 0]
+    assert results[0]["probability"] == pytest.approx(float(expected), abs=1e-4)
+    # Read as multi-hot instead (no counts, no IDF), the same review scores differently.
+    as_multi_hot = model.predict(sparse_batches(encode(token_ids([review]), Vocab(terms, 2)),
+                                                None, 1), verbose=0)[0, 0]
+    assert abs(float(as_multi_hot) - float(expected)) > 1e-3

@@ -1,9 +1,12 @@
+import json
+
 import numpy as np
 import pytest
 
 from stages.common import StageError, save_arrays
-from stages.text import (Vectors, Vocab, build_vocab, encode, load_vectors, save_vectors,
-                         token_ids, tokenize)
+from stages.text import (Vectors, Vocab, build_vocab, count_terms, encode,
+                         inverse_document_frequency, load_vectors, save_vectors, token_ids,
+                         tokenize, weigh)
 
 
 def test_tokenize_follows_the_keras_tokenizer_defaults():
@@ -84,3 +87,120 @@ def test_vectors_round_trip_and_are_checked(tmp_path):
         load_vectors(broken(num_words=np.int64(2)))
     with pytest.raises(StageError, match="row offsets"):
         load_vectors(broken(indptr=np.array([0, 1, 9])))
+    with pytest.raises(StageError, match="3 values for 4 word ids"):
+        load_vectors(broken(values=np.ones(3, dtype=np.float32)))
+
+
+# --- n-grams, counts and TF-IDF, checked by hand on a tiny corpus ----------------------
+
+CORPUS = ["Good movie. Not bad", "bad movie", "not good, not bad!"]
+
+
+def test_ngrams_stay_inside_a_review_and_see_through_punctuation():
+    vocab = build_vocab(token_ids(CORPUS), 100, ngrams=2)
+    assert "movie not" in vocab  # "movie. Not": punctuation is dropped before pairing
+    assert "good not" in vocab  # "good, not"
+    assert "bad bad" not in vocab  # the end of review 1 and the start of review 2
+    assert set(vocab) == {"good", "movie", "not", "bad", "good movie", "movie not", "not bad",
+                          "bad movie", "not good", "good not"}
+    trigrams = build_vocab(token_ids(["a b c", "d e", "f"]), 100, ngrams=3)
+    assert trigrams == ["a", "b", "c", "d", "e", "f", "a b", "b c", "d e", "a b c"]
+    # An empty review between two others joins nothing.
+    assert "a b" not in build_vocab(token_ids(["x a", "", "b y"]), 100, ngrams=2)
+
+
+def test_ranking_by_count_then_shorter_then_first_seen():
+    vocab = build_vocab(token_ids(CORPUS), 100, ngrams=2)
+    # not, bad: 3 times; good, movie, "not bad": 2 (words before pairs); then pairs seen once,
+    # in the order they first appear.
+    assert vocab == ["not", "bad", "good", "movie", "not bad",
+                     "good movie", "movie not", "bad movie", "not good", "good not"]
+    assert build_vocab(token_ids(CORPUS), 5, ngrams=2) == vocab[:5]
+    # "a b" occurs as often as "c" and before it, but is longer: it ranks after.
+    assert build_vocab(token_ids(["a b", "a b", "c", "c"]), 4, ngrams=2) == ["a", "b", "c", "a b"]
+    # With ngrams 1, the notebook's vocabulary: words only, most frequent first.
+    assert build_vocab(token_ids(CORPUS), 100) == ["not", "bad", "good", "movie"]
+
+
+def test_counts_and_tf_idf_by_hand():
+    train = token_ids(CORPUS)
+    terms = ["not", "bad", "good", "movie", "not bad"]
+    counts = count_terms(train, terms, 2)
+    np.testing.assert_array_equal(counts.dense(), [[1, 1, 1, 1, 1],
+                                                   [0, 1, 0, 1, 0],
+                                                   [2, 1, 1, 0, 1]])
+    # Reviews containing each term: 2, 3, 2, 2, 2 of 3; Keras's idf = ln(1 + 3 / (1 + df)).
+    idf = inverse_document_frequency(counts)
+    np.testing.assert_allclose(idf, np.log([2, 1.75, 2, 2, 2]))
+    tf_idf = Vocab(terms, 2, "tf_idf", idf)
+    np.testing.assert_allclose(weigh(counts, tf_idf).dense()[2],
+                               [2 * np.log(2), np.log(1.75), np.log(2), 0, np.log(2)], rtol=1e-6)
+    # A new review is read with the training reviews' idf, in every mode.
+    new = token_ids(["Not bad... not BAD at all"])
+    np.testing.assert_array_equal(encode(new, Vocab(terms, 2, "count")).dense(), [[2, 2, 0, 0, 2]])
+    np.testing.assert_array_equal(encode(new, Vocab(terms, 2)).dense(), [[1, 1, 0, 0, 1]])
+    np.testing.assert_allclose(encode(new, tf_idf).dense(),
+                               [[2 * np.log(2), 2 * np.log(1.75), 0, 0, 2 * np.log(2)]],
+                               rtol=1e-6)
+
+
+def test_tf_idf_is_what_keras_text_vectorization_computes():
+    from stages.batches import keras  # quiets TensorFlow's start-up lines
+
+    layer = keras.layers.TextVectorization(ngrams=2, output_mode="tf_idf",
+                                           standardize="lower_and_strip_punctuation")
+    layer.adapt(CORPUS)
+    keras_vocab = layer.get_vocabulary()[1:]  # index 0: the out-of-vocabulary slot
+    ours = Vocab(keras_vocab, 2, "tf_idf",
+                 inverse_document_frequency(count_terms(token_ids(CORPUS), keras_vocab, 2)))
+    new = ["Not bad... not BAD at all", "a good movie"]
+    np.testing.assert_allclose(encode(token_ids(new), ours).dense(),
+                               np.asarray(layer(new))[:, 1:], rtol=1e-6)
+
+
+def test_vocabulary_file_keeps_what_predict_needs(tmp_path):
+    plain = Vocab(["a", "b"])
+    assert plain.to_json() == ["a", "b"]  # the notebook's encoding: the file it always was
+    tf_idf = Vocab(["a", "a b"], 2, "tf_idf", np.array([0.5, 1.25]))
+    data = json.loads(json.dumps(tf_idf.to_json()))
+    assert data == {"ngrams": 2, "mode": "tf_idf", "terms": ["a", "a b"], "idf": [0.5, 1.25]}
+    back = Vocab.from_json(data, "vocab.json")
+    assert (back.terms, back.ngrams, back.mode) == (["a", "a b"], 2, "tf_idf")
+    np.testing.assert_array_equal(back.idf, [0.5, 1.25])
+    assert Vocab.from_json(["a", "b"], "vocab.json") == plain
+    with pytest.raises(StageError, match="is not a vocabulary written by vectorize"):
+        Vocab.from_json({"terms": ["a"]}, "vocab.json")
+    for broken in ({"idf": [0.5]}, {"mode": "binary"}, {"terms": "a"}, {"ngrams": 4}):
+        with pytest.raises(StageError, match="do not hang together"):
+            Vocab.from_json(data | broken, "vocab.json")
+    with pytest.raises(StageError, match="do not hang together"):
+        Vocab.from_json(["a", 2], "vocab.json")
+    with pytest.raises(StageError, match="is not a vocabulary written by vectorize"):
+        Vocab.from_json({"terms": ["a"], "ngrams": 1, "mode": "tf_idf", "idf": ["x"]}, "vocab.json")
+
+
+def test_multi_hot_files_store_no_values(tmp_path):
+    """The notebook's encoding writes exactly the arrays it always did, so the committed
+    dvc.lock and every cache stay valid; counts and TF-IDF add their values."""
+    reviews = token_ids(CORPUS)
+    labels = np.array([1, 0, 1], dtype=np.uint8)
+    for mode, names in (("multi_hot", ["indices", "indptr", "num_words", "labels"]),
+                        ("count", ["indices", "indptr", "num_words", "labels", "values"])):
+        save_vectors(tmp_path / f"{mode}.npz", encode(reviews, Vocab(["not", "bad"], 1, mode)),
+                     labels)
+        with np.load(tmp_path / f"{mode}.npz") as arrays:
+            assert arrays.files == names
+        loaded, _ = load_vectors(tmp_path / f"{mode}.npz")
+        assert (loaded.values is None) == (mode == "multi_hot")
+
+
+def test_reading_in_chunks_changes_nothing(reviews):
+    texts = reviews[0] + ["", "x"]
+    whole = token_ids(texts)
+    chunked = token_ids(texts, chunk=3)
+    assert chunked.tokens == whole.tokens
+    for name in ("counts", "ids", "offsets"):
+        np.testing.assert_array_equal(getattr(chunked, name), getattr(whole, name))
+    terms = build_vocab(whole, 50, ngrams=3)
+    np.testing.assert_array_equal(count_terms(whole, terms, 3, chunk=3).dense(),
+                                  count_terms(whole, terms, 3).dense())
