@@ -7,7 +7,7 @@
 # to experiments/encodings-seconds.csv); then the table, chosen by validation
 # accuracy alone.
 #
-#   experiments/encodings.sh          (about 20 minutes on 2 cores)
+#   experiments/encodings.sh          (about 15 minutes on 2 cores)
 set -euo pipefail
 here=$(dirname "$0")
 times="$here/encodings-seconds.csv"

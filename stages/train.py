@@ -116,7 +116,6 @@ def main() -> None:
 
     if p["refit"]:
         print(f"refit on all {len(train) + len(val)} training reviews for {epochs} epochs")
-        del model  # and with it its batches, before the refit makes its own
         model, _ = fit(Vectors.concatenate([train, val]),
                        np.concatenate([train_labels, val_labels]), p, epochs)
 
