@@ -32,17 +32,20 @@ def save_raw(path: Path, reviews: list[str], labels: list[int]) -> None:
     save_arrays(path, text=text, offsets=offsets, labels=np.array(labels, dtype=np.uint8))
 
 
-def test_vocabulary_comes_from_the_training_reviews_only(tmp_path, monkeypatch):
-    """A word frequent in the test reviews and rare in the training ones stays out of
-    vocab.json and so out of test.npz; the vocabulary has `num_words` entries."""
+@pytest.mark.parametrize("ngrams", [1, 2])
+def test_vocabulary_comes_from_the_training_reviews_only(tmp_path, monkeypatch, ngrams):
+    """A word (or pair) frequent in the test reviews and rare in the training ones stays out
+    of vocab.json and so out of test.npz; the vocabulary has `num_words` entries."""
     words = [f"w{i}" for i in range(30)]
     train = [" ".join(words[: 5 + i % 25]) for i in range(40)] + ["zebra"]
     test = ["zebra zebra zebra w0", "zebra w1 zebra", "zebra"] * 4
     save_raw(tmp_path / "raw/train.npz", train, [0, 1] * 20 + [1])
     save_raw(tmp_path / "raw/test.npz", test, [0, 1] * 6)
-    run_stage(vectorize, monkeypatch, tmp_path, {"vectorize": {"num_words": 20}}, "raw", "vectors")
+    params = {"num_words": 20, "ngrams": ngrams, "mode": "multi_hot"}
+    run_stage(vectorize, monkeypatch, tmp_path, {"vectorize": params}, "raw", "vectors")
     vocab = json.loads((tmp_path / "vectors/vocab.json").read_text())
-    assert len(vocab) == 20 and "zebra" not in vocab
+    vocab = vocab if ngrams == 1 else vocab["terms"]
+    assert len(vocab) == 20 and "zebra" not in vocab and "zebra zebra" not in vocab
     test_vectors, _ = load_vectors(tmp_path / "vectors/test.npz")
     assert test_vectors.num_words == 20
     assert np.diff(test_vectors.indptr)[2::3].tolist() == [0] * 4  # "zebra" alone: no known word
@@ -56,7 +59,8 @@ def test_split_sizes_and_stratification(tmp_path, monkeypatch):
     labels = [0] * 60 + [1] * 40  # ordered by label, like aclImdb
     save_raw(tmp_path / "raw/train.npz", [" ".join(words[i % 12:]) + " x" for i in range(100)], labels)
     save_raw(tmp_path / "raw/test.npz", ["w0 w1", "w2"], [0, 1])
-    run_stage(vectorize, monkeypatch, tmp_path, {"vectorize": {"num_words": 10}}, "raw", "vectors")
+    run_stage(vectorize, monkeypatch, tmp_path,
+              {"vectorize": {"num_words": 10, "ngrams": 1, "mode": "multi_hot"}}, "raw", "vectors")
     run_stage(split, monkeypatch, tmp_path, {"split": {"val_size": 35, "seed": 5}},
               "vectors/train.npz", "split")
     (train_vectors, train_labels), (val_vectors, val_labels) = (
