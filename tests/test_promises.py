@@ -1,7 +1,6 @@
 """What the README promises about the stages' outputs, each checked where it could break."""
 
 import csv
-import hashlib
 import json
 import re
 import subprocess

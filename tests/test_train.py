@@ -1,7 +1,6 @@
 import json
 import os
 import platform
-import re
 import subprocess
 import sys
 import zipfile
