@@ -21,7 +21,7 @@ import numpy as np
 
 from stages.common import StageError, load_params, run
 from stages.evaluate import SCHEMA as EVALUATE_SCHEMA
-from stages.text import Vocab, encode, token_ids
+from stages.text import encode, load_vocab, token_ids
 
 
 def read_text(name: str) -> str:
@@ -69,11 +69,7 @@ def main() -> None:
         if not path.is_file():
             raise StageError(f"{path} not found: train the model first with `dvc repro`")
 
-    try:
-        data = json.loads(args.vocab.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as error:
-        raise StageError(f"{args.vocab} is not valid JSON ({error}); run `dvc repro vectorize`")
-    vocab = Vocab.from_json(data, str(args.vocab))
+    vocab = load_vocab(args.vocab)
 
     from stages.batches import load_model, sparse_batches  # TensorFlow: once input is sound
 

@@ -4,8 +4,10 @@ Shared by the vectorize stage and by predict, so that a new review is read
 exactly as the training reviews were. NumPy only: no TensorFlow import here.
 """
 
+import json
 from dataclasses import dataclass
 from itertools import chain, count
+from pathlib import Path
 
 import numpy as np
 
@@ -209,8 +211,9 @@ def count_terms(reviews: TokenIds, terms: list[str], ngrams: int, chunk: int = 5
     ngram_columns = {}
     for n in range(2, ngrams + 1):
         columns = np.array([j for j, term in enumerate(words) if len(term) == n], dtype=np.int64)
-        keys = np.array([sum(token_index[t] * base ** (n - 1 - k) for k, t in
-                             enumerate(words[j])) for j in columns], dtype=np.int64)
+        # The terms of n words, one after another, are n-grams of their own: one key each.
+        term_ids = np.array([token_index[t] for j in columns for t in words[j]], dtype=np.int64)
+        keys, _ = ngram_keys(term_ids, np.arange(0, len(term_ids) + 1, n), n, base)
         order = np.argsort(keys)
         ngram_columns[n] = keys[order], columns[order]
 
@@ -260,6 +263,15 @@ def weigh(counts: Vectors, vocab: Vocab) -> Vectors:
 def encode(reviews: TokenIds, vocab: Vocab) -> Vectors:
     """Each review as a vector over the vocabulary, as vectorize made the training ones."""
     return weigh(count_terms(reviews, vocab.terms, vocab.ngrams), vocab)
+
+
+def load_vocab(path: Path) -> Vocab:
+    """Read the vocabulary vectorize wrote, in either of its forms."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise StageError(f"{path} is not valid JSON ({error}); run `dvc repro vectorize`")
+    return Vocab.from_json(data, str(path))
 
 
 def save_vectors(path, vectors: Vectors, labels: np.ndarray) -> None:
