@@ -7,13 +7,12 @@ confusion-matrix template) and two PNGs: the confusion matrix and the ROC curve.
 """
 
 import argparse
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from stages import figures
-from stages.common import integer, load_params, number, run, write_csv, write_json
+from stages.common import integer, load_params, number, run, write_bytes, write_csv, write_json
 from stages.text import load_vectors
 
 SCHEMA = {"threshold": number(0, 1, low_open=True, high_open=True), "batch_size": integer(1)}
@@ -66,17 +65,11 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params("evaluate", SCHEMA)
     vectors, labels = load_vectors(args.test)
-    out = args.reports / "figures"
 
-    # A second process draws the figures on the other core; it starts (and
-    # imports matplotlib) before TensorFlow loads here, as forking must.
-    with ProcessPoolExecutor(max_workers=1) as artist:
-        artist.submit(figures.warm_up)
-        from stages.batches import load_model, sparse_batches
-        import keras
+    with figures.artist() as artist:
+        from stages.network import keras, load_model, sparse_batches
 
         model = load_model(args.model, vectors.num_words, str(args.test))
-
         # The saved model itself scores the reviews, one sparse batch at a time.
         batches = sparse_batches(vectors, None, params["batch_size"])
         scores = model.predict(batches, verbose=0)[:, 0]
@@ -85,20 +78,20 @@ def main() -> None:
         loss = float(np.mean(loss_fn(labels[:, None].astype("float32"), scores[:, None])))
         predicted = (scores > params["threshold"]).astype(labels.dtype)
         auc = roc_auc(labels, scores)
+        roc = roc_curve(labels, scores)
+        drawn = {"confusion": artist.submit(figures.confusion_png, labels, predicted),
+                 "roc": artist.submit(figures.roc_png, roc, auc)}
+
         metrics = {"loss": loss, **classification_metrics(labels, predicted), "roc_auc": auc}
         metrics = {name: round(value, 6) for name, value in metrics.items()}
         metrics["n_reviews"] = len(labels)
-        roc = roc_curve(labels, scores)
-        drawn = [artist.submit(figures.plot_confusion, labels, predicted, out / "confusion.png"),
-                 artist.submit(figures.plot_roc, roc, auc, out / "roc.png")]
-
         write_json(args.reports / "metrics.json", metrics)
         write_json(args.reports / "roc.json", {"roc": roc})
         names = np.array(figures.NAMES)
         write_csv(args.reports / "predictions.csv", ["actual", "predicted"],
                   zip(names[labels], names[predicted]))
-        for job in drawn:
-            job.result()  # a drawing error fails the stage
+        for name, png in drawn.items():
+            write_bytes(args.reports / "figures" / f"{name}.png", png.result())
     print("test " + ", ".join(f"{name} {value}" for name, value in metrics.items()))
 
 

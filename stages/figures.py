@@ -1,15 +1,18 @@
 """The PNG figures, drawn with matplotlib: train's learning curves, evaluate's
 confusion matrix and ROC curve.
 
-A module of its own so that evaluate can draw in a second process while
-TensorFlow loads in the first; matplotlib is imported only when a figure is drawn.
+Each function returns the PNG's bytes, for the stage to write with its other
+outputs once everything has succeeded. Stages draw in a second process, the
+`artist`, on the other core: matplotlib loads and draws there while
+TensorFlow loads and trains in the stage's own process.
 """
 
-from pathlib import Path
+import io
+import signal
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 
 import numpy as np
-
-from stages.common import atomic_output
 
 NAMES = ("neg", "pos")
 
@@ -22,26 +25,45 @@ def pyplot():
     return plt
 
 
-def warm_up() -> None:
-    """Import matplotlib ahead of the first figure (in a worker process, say)."""
+@contextmanager
+def artist():
+    """A second process that draws: `artist.submit(history_png, ...)` and the like.
+
+    Start it before TensorFlow loads: on Linux the process is forked, and
+    forking a process in which TensorFlow's threads run is unsafe. It
+    imports matplotlib straight away, while the stage goes on.
+    """
+    with ProcessPoolExecutor(max_workers=1, initializer=leave_signals_to_the_stage) as pool:
+        pool.submit(pyplot_loaded)  # starts the process
+        yield pool
+
+
+def leave_signals_to_the_stage() -> None:
+    """Ctrl-C and SIGTERM reach the whole process group: the stage cleans up and stops its
+    artist, which would otherwise die mid-wait with a traceback of its own."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def pyplot_loaded() -> None:
     pyplot()
 
 
-def plot_history(history_csv: Path, metric: str, path: Path) -> None:
+def history_png(history: dict[str, list[float]], metric: str) -> bytes:
     """The notebook's figure: training as dots ('bo'), validation as a line ('b')."""
     from matplotlib.ticker import MaxNLocator
 
-    history = np.genfromtxt(history_csv, delimiter=",", names=True)
+    epochs = range(1, len(history[metric]) + 1)
     fig, ax = pyplot().subplots(figsize=(6, 4))
-    ax.plot(history["epoch"], history[metric], "bo", label=f"Training {metric}")
-    ax.plot(history["epoch"], history[f"val_{metric}"], "b", label=f"Validation {metric}")
+    ax.plot(epochs, history[metric], "bo", label=f"Training {metric}")
+    ax.plot(epochs, history[f"val_{metric}"], "b", label=f"Validation {metric}")
     ax.set(title=f"Training and validation {metric}", xlabel="Epochs", ylabel=metric.capitalize())
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend()
-    save_figure(fig, path)
+    return png(fig)
 
 
-def plot_confusion(labels: np.ndarray, predicted: np.ndarray, path: Path) -> None:
+def confusion_png(labels: np.ndarray, predicted: np.ndarray) -> bytes:
     counts = np.zeros((2, 2), dtype=int)
     np.add.at(counts, (labels, predicted), 1)
     fig, ax = pyplot().subplots(figsize=(4.5, 4))
@@ -51,20 +73,21 @@ def plot_confusion(labels: np.ndarray, predicted: np.ndarray, path: Path) -> Non
                 color="white" if count > counts.max() / 2 else "black")
     ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=NAMES, yticklabels=NAMES,
            xlabel="Predicted", ylabel="Actual", title="Confusion matrix (test)")
-    save_figure(fig, path)
+    return png(fig)
 
 
-def plot_roc(roc: list[dict], auc: float, path: Path) -> None:
+def roc_png(roc: list[dict], auc: float) -> bytes:
     fig, ax = pyplot().subplots(figsize=(4.5, 4.5))
     ax.plot([p["fpr"] for p in roc], [p["tpr"] for p in roc], "b", label=f"AUC = {auc:.4f}")
     ax.plot([0, 1], [0, 1], "k:", linewidth=1)
     ax.set(xlabel="False positive rate", ylabel="True positive rate", title="ROC curve (test)")
     ax.legend(loc="lower right")
-    save_figure(fig, path)
+    return png(fig)
 
 
-def save_figure(fig, path: Path) -> None:
+def png(fig) -> bytes:
     fig.tight_layout()
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, dpi=100, metadata={"Software": None})
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, metadata={"Software": None})  # no version stamp
     pyplot().close(fig)
+    return buffer.getvalue()

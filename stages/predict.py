@@ -71,7 +71,7 @@ def main() -> None:
 
     vocab = load_vocab(args.vocab)
 
-    from stages.batches import load_model, sparse_batches  # TensorFlow: once input is sound
+    from stages.network import load_model, sparse_batches  # TensorFlow: once input is sound
 
     model = load_model(args.model, len(vocab.terms), str(args.vocab))
     # The training reviews' tokenizer, vocabulary, n-grams and weights (IDF included).

@@ -2,26 +2,22 @@
 
 1. Fit on the training part of the split, validating on the validation part
    after every epoch; the per-epoch history is the learning curves.
-2. With `refit: true` (the notebook's last cells), fit a fresh network on all
-   training reviews for the same number of epochs — with early stopping on,
-   for the best epoch it found — and save that one. With `refit: false` the
-   validated network is saved.
-3. Draw the notebook's two learning-curve figures from the history.
+2. With `refit: true` (the notebook's last cells), fit the network again from
+   its starting weights, on all training reviews, for the same number of
+   epochs — with early stopping on, for the best epoch it found — and save
+   that one. With `refit: false` the validated network is saved.
+3. Draw the notebook's two learning-curve figures from the history (in a
+   second process, while the refit runs).
 """
 
 import argparse
 from pathlib import Path
 
-# stages.batches first: it quiets TensorFlow's start-up lines.
-from stages.batches import SparseDense, save_model, sparse_batches
-
-import keras
 import numpy as np
-import tensorflow as tf
 
 from stages import figures
-from stages.common import (StageError, boolean, choice, int_list, integer,
-                           load_params, number, run, write_csv, write_json)
+from stages.common import (StageError, boolean, choice, int_list, integer, load_params, number,
+                           run, write_bytes, write_csv, write_json)
 from stages.text import Vectors, load_vectors
 
 SCHEMA = {
@@ -42,40 +38,6 @@ SCHEMA = {
     "restore_best_weights": boolean(),
 }
 HISTORY = ["loss", "accuracy", "val_loss", "val_accuracy"]
-
-
-def build_model(num_words: int, p: dict) -> keras.Model:
-    """Dense(16, relu) → Dense(16, relu) → Dense(1, sigmoid) with the default params."""
-    regularizer = keras.regularizers.L2(p["l2"]) if p["l2"] else None
-    # Sparse input: the first layer computes Dense's product from the nonzero entries only
-    # (SparseDense while training; saved as Keras's Dense).
-    model = keras.Sequential([keras.Input(shape=(num_words,), sparse=True, name="reviews")],
-                             name="sentiment")
-    for i, units in enumerate(p["hidden_units"], start=1):
-        dense = SparseDense if i == 1 else keras.layers.Dense
-        model.add(dense(units, activation=p["activation"], kernel_regularizer=regularizer,
-                        name=f"hidden_{i}"))
-        if p["dropout"]:
-            model.add(keras.layers.Dropout(p["dropout"], name=f"dropout_{i}"))
-    model.add((SparseDense if not p["hidden_units"] else keras.layers.Dense)(
-        1, activation="sigmoid", name="output"))
-    optimizer = keras.optimizers.get({"class_name": p["optimizer"],
-                                      "config": {"learning_rate": p["learning_rate"]}})
-    model.compile(optimizer=optimizer, loss=p["loss"],
-                  metrics=[keras.metrics.BinaryAccuracy(name="accuracy")])
-    return model
-
-
-def fit(vectors: Vectors, labels, p: dict, epochs: int, validation=None, callbacks=()):
-    # The same seed before every build: both fits start from the same weights.
-    keras.utils.set_random_seed(p["seed"])
-    model = build_model(vectors.num_words, p)
-    batches = sparse_batches(vectors, labels, p["batch_size"], seed=p["seed"])
-    val_batches = None if validation is None else sparse_batches(*validation, p["batch_size"])
-    history = model.fit(batches, validation_data=val_batches, epochs=epochs,
-                        shuffle=False,  # the dataset shuffles itself, seeded
-                        callbacks=list(callbacks), verbose=2)
-    return model, history.history
 
 
 def best_epoch(history: dict, monitor: str) -> int:
@@ -101,35 +63,45 @@ def main() -> None:
     if train.num_words != val.num_words:
         raise StageError(f"train ({train.num_words} words) and val ({val.num_words} words) "
                          "vectors disagree: run `dvc repro --force split`")
-    tf.config.experimental.enable_op_determinism()
 
-    callbacks = []
-    if p["early_stopping"]:
-        callbacks.append(keras.callbacks.EarlyStopping(
-            monitor=p["monitor"], patience=p["patience"],
-            restore_best_weights=p["restore_best_weights"]))
-    print(f"fit on {len(train)} reviews, validate on {len(val)}")
-    model, history = fit(train, train_labels, p, p["epochs"], (val, val_labels), callbacks)
-    # The epoch the saved model stands for: with early stopping, the best one.
-    stopped_at_best = p["early_stopping"] and (p["refit"] or p["restore_best_weights"])
-    epochs = best_epoch(history, p["monitor"]) if stopped_at_best else len(history["loss"])
+    with figures.artist() as artist:
+        from stages.network import build_model, fit, keras, restore, save_model, state, tf
 
-    if p["refit"]:
-        print(f"refit on all {len(train) + len(val)} training reviews for {epochs} epochs")
-        model, _ = fit(Vectors.concatenate([train, val]),
-                       np.concatenate([train_labels, val_labels]), p, epochs)
+        tf.config.experimental.enable_op_determinism()
+        callbacks = []
+        if p["early_stopping"]:
+            callbacks.append(keras.callbacks.EarlyStopping(
+                monitor=p["monitor"], patience=p["patience"],
+                restore_best_weights=p["restore_best_weights"]))
+        model = build_model(train.num_words, p)
+        start = state(model)
+        print(f"fit on {len(train)} reviews, validate on {len(val)}")
+        history = fit(model, train, train_labels, p, p["epochs"], (val, val_labels), callbacks)
+        drawn = {metric: artist.submit(figures.history_png, history, metric)
+                 for metric in ("loss", "accuracy")}
+        # The epoch the saved model stands for: with early stopping, the best one.
+        stopped_at_best = p["early_stopping"] and (p["refit"] or p["restore_best_weights"])
+        epochs = best_epoch(history, p["monitor"]) if stopped_at_best else len(history["loss"])
 
-    save_model(model, args.model)
-    write_csv(args.history, ["epoch"] + HISTORY,
-              ([epoch + 1] + [history[key][epoch] for key in HISTORY]
-               for epoch in range(len(history["loss"]))))
-    write_json(args.summary, {
-        "epochs": epochs,
-        "val_loss": round(history["val_loss"][epochs - 1], 6),
-        "val_accuracy": round(history["val_accuracy"][epochs - 1], 6),
-    })
-    for metric in ("loss", "accuracy"):
-        figures.plot_history(args.history, metric, args.figures / f"{metric}.png")
+        if p["refit"]:
+            # The same network from the same start (weights, optimizer, dropout seeds), as a
+            # new one would be, but Keras keeps the training step it has traced already.
+            restore(model, start)
+            print(f"refit on all {len(train) + len(val)} training reviews for {epochs} epochs")
+            fit(model, Vectors.concatenate([train, val]),
+                np.concatenate([train_labels, val_labels]), p, epochs)
+
+        save_model(model, args.model)
+        write_csv(args.history, ["epoch"] + HISTORY,
+                  ([epoch + 1] + [history[key][epoch] for key in HISTORY]
+                   for epoch in range(len(history["loss"]))))
+        write_json(args.summary, {
+            "epochs": epochs,
+            "val_loss": round(history["val_loss"][epochs - 1], 6),
+            "val_accuracy": round(history["val_accuracy"][epochs - 1], 6),
+        })
+        for metric, png in drawn.items():
+            write_bytes(args.figures / f"{metric}.png", png.result())
 
 
 if __name__ == "__main__":

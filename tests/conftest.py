@@ -72,6 +72,7 @@ def environment() -> dict:
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"  # the stages' python
     env["DVC_NO_ANALYTICS"] = "1"
+    env.pop("PYTHONUNBUFFERED", None)  # output to a pipe is buffered, as it usually is
     env["IMDB_ARCHIVE_URL"] = "http://127.0.0.1:9/aclImdb_v1.tar.gz"  # refused at once: offline
     return env
 

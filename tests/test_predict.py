@@ -10,8 +10,7 @@ from conftest import TINY_PARAMS
 from stages import predict
 from stages.common import StageError
 from stages.text import Vocab, build_vocab, encode, token_ids
-from stages.batches import save_model
-from stages.train import fit
+from stages.network import build_model, fit, save_model
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +24,8 @@ def trained(tmp_path_factory):
     texts = [make_review(rng, int(label)) for label in labels]
     reviews = token_ids(texts)
     vocab = build_vocab(reviews, 28)
-    model, _ = fit(encode(reviews, Vocab(vocab)), labels, TINY_PARAMS["train"] | {"epochs": 10}, 10)
+    model = build_model(len(vocab), TINY_PARAMS["train"])
+    fit(model, encode(reviews, Vocab(vocab)), labels, TINY_PARAMS["train"], 10)
     (root / "models").mkdir()
     save_model(model, root / "models/model.keras")
     model = keras.saving.load_model(root / "models/model.keras")  # as predict loads it
@@ -111,7 +111,7 @@ def test_reads_a_review_with_an_ngram_tf_idf_vocabulary(run_predict, tmp_path, c
     """Word pairs and the training reviews' IDF weights, read back from vocab.json: the
     probability is the model's own on the vector vectorize would have made."""
     from conftest import make_review
-    from stages.batches import sparse_batches
+    from stages.network import sparse_batches
     from stages.text import count_terms, inverse_document_frequency, weigh
 
     rng = np.random.default_rng(1)
@@ -120,7 +120,8 @@ def test_reads_a_review_with_an_ngram_tf_idf_vocabulary(run_predict, tmp_path, c
     terms = build_vocab(reviews, 80, ngrams=2)
     counts = count_terms(reviews, terms, 2)
     vocab = Vocab(terms, 2, "tf_idf", inverse_document_frequency(counts))
-    model, _ = fit(weigh(counts, vocab), labels, TINY_PARAMS["train"] | {"epochs": 10}, 10)
+    model = build_model(len(terms), TINY_PARAMS["train"])
+    fit(model, weigh(counts, vocab), labels, TINY_PARAMS["train"], 10)
     save_model(model, tmp_path / "model.keras")
     (tmp_path / "vocab.json").write_text(json.dumps(vocab.to_json()))
     capsys.readouterr()  # the fit's epochs

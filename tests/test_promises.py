@@ -89,7 +89,7 @@ def project(tmp_path_factory):
 
 def scores(project) -> tuple[np.ndarray, np.ndarray, list[float]]:
     """The saved model's probabilities for test.npz, the labels, and model.evaluate's output."""
-    from stages.batches import keras, sparse_batches
+    from stages.network import keras, sparse_batches
 
     vectors, labels = load_vectors(project.path / "data/vectors/test.npz")
     model = keras.saving.load_model(project.path / "models/model.keras")
@@ -215,8 +215,7 @@ def test_evaluate_rejects_a_bad_model_and_writes_nothing(project, tmp_path, mode
     if model == "junk":
         path.write_bytes(b"PK\x03\x04 not really a zip")
     else:
-        from stages.batches import save_model
-        from stages.train import build_model
+        from stages.network import build_model, save_model
 
         save_model(build_model(20, project.params["train"]), path)
     result = subprocess.run([sys.executable, "-m", "stages.evaluate", str(path),

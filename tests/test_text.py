@@ -145,7 +145,7 @@ def test_counts_and_tf_idf_by_hand():
 
 
 def test_tf_idf_is_what_keras_text_vectorization_computes():
-    from stages.batches import keras  # quiets TensorFlow's start-up lines
+    from stages.network import keras  # quiets TensorFlow's start-up lines
 
     layer = keras.layers.TextVectorization(ngrams=2, output_mode="tf_idf",
                                            standardize="lower_and_strip_punctuation")

@@ -12,11 +12,12 @@ import pytest
 import yaml
 
 from conftest import ROOT, TINY_PARAMS
-from stages.batches import SparseDense, save_model, sparse_batches
+from stages.network import (SparseDense, build_model, fit, restore, save_model, sparse_batches,
+                            state)
 from stages.text import (Vocab, build_vocab, count_terms, encode, inverse_document_frequency,
                          save_vectors, token_ids, weigh)
 from stages import train
-from stages.train import best_epoch, build_model, fit
+from stages.train import best_epoch
 
 
 def test_default_params_build_the_notebooks_network():
@@ -88,7 +89,8 @@ def test_sparse_first_layer_computes_what_dense_does_on_the_dense_rows(reviews, 
     counts = count_terms(tokens, terms, 2)
     vectors = weigh(counts, Vocab(terms, 2, mode, inverse_document_frequency(counts)))
     params = TINY_PARAMS["train"] | {"dropout": 0.2}
-    trained, _ = fit(vectors, labels, params, 3)
+    trained = build_model(vectors.num_words, params)
+    fit(trained, vectors, labels, params, 3)
     assert isinstance(trained.layers[0], SparseDense) and trained.inputs[0].sparse
     # Random weights, biases included: no zero that could hide a term of the product.
     rng = np.random.default_rng(0)
@@ -117,10 +119,28 @@ def test_fit_is_deterministic_and_learns(reviews):
     params = TINY_PARAMS["train"] | {"epochs": 8}
     val = (vectors.take(np.arange(30, 40)), labels[30:])
     train = vectors.take(np.arange(30))
-    _, first = fit(train, labels[:30], params, 8, val)
-    _, second = fit(train, labels[:30], params, 8, val)
+    first = fit(build_model(28, params), train, labels[:30], params, 8, val)
+    second = fit(build_model(28, params), train, labels[:30], params, 8, val)
     assert first == second
     assert first["val_accuracy"][-1] >= 0.6 and first["loss"][-1] < first["loss"][0]
+
+
+@pytest.mark.parametrize("changes", [{}, {"dropout": 0.5, "optimizer": "adam", "l2": 0.01}])
+def test_a_restored_model_fits_as_a_new_one_would(reviews, changes):
+    """train's refit: the model of the first fit, restored to its starting state (weights,
+    dropout seeds, optimizer slots and step count), learns exactly what a new one does."""
+    vectors, labels = tiny_data(reviews)
+    params = TINY_PARAMS["train"] | changes
+    model = build_model(28, params)
+    start = state(model)
+    fit(model, vectors.take(np.arange(30)), labels[:30], params, 3)
+    restore(model, start)
+    refit = fit(model, vectors, labels, params, 4)
+    new = build_model(28, params)
+    assert refit == fit(new, vectors, labels, params, 4)
+    for after_restore, fresh in zip(model.get_weights(), new.get_weights()):
+        np.testing.assert_array_equal(after_restore, fresh)
+    assert int(model.optimizer.iterations) == int(new.optimizer.iterations) == 4 * 3
 
 
 def run_train(tmp_path, monkeypatch, reviews, **changes):
@@ -185,11 +205,11 @@ def test_saving_a_model_twice_gives_the_same_bytes(reviews, tmp_path):
     does not, so DVC sees an unchanged model as unchanged. The file still loads."""
     import time
 
-    from stages.batches import save_model
-
     vectors, labels = tiny_data(reviews)
     # One L2 regularizer object for every layer, and dropout: what Keras would share.
-    model, _ = fit(vectors, labels, TINY_PARAMS["train"] | {"l2": 0.01, "dropout": 0.1}, 2)
+    params = TINY_PARAMS["train"] | {"l2": 0.01, "dropout": 0.1}
+    model = build_model(28, params)
+    fit(model, vectors, labels, params, 2)
     save_model(model, tmp_path / "one.keras")
     time.sleep(1.1)  # into another second: a save time would show
     save_model(model, tmp_path / "two.keras")
@@ -209,7 +229,7 @@ def test_saving_a_model_twice_gives_the_same_bytes(reviews, tmp_path):
 
 def test_tensorflow_starts_quietly_unless_asked(tmp_path):
     """TensorFlow's C++ start-up lines (absl, oneDNN) stay off stderr; IMDB_TF_LOGS=1 shows them."""
-    code = "import stages.batches, keras; print(keras.ops.sum(keras.ops.ones(3)))"
+    code = "import stages.network, keras; print(keras.ops.sum(keras.ops.ones(3)))"
     quiet = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                            env=os.environ | {"IMDB_TF_LOGS": "0"})
     assert quiet.returncode == 0 and "3.0" in quiet.stdout
@@ -218,6 +238,6 @@ def test_tensorflow_starts_quietly_unless_asked(tmp_path):
                           env=os.environ | {"IMDB_TF_LOGS": "1"})
     if platform.machine() in ("x86_64", "AMD64"):  # oneDNN's notice: x86 CPUs only
         assert "oneDNN custom operations are on" in loud.stderr
-    broken = subprocess.run([sys.executable, "-c", "import stages.batches; 1 / 0"], cwd=ROOT,
+    broken = subprocess.run([sys.executable, "-c", "import stages.network; 1 / 0"], cwd=ROOT,
                             capture_output=True, text=True)
     assert "ZeroDivisionError" in broken.stderr  # Python's own errors still show

@@ -1,4 +1,4 @@
-"""Keras's side of the vectors: the saved model, and batches of sparse rows.
+"""The network in Keras: built, fitted on batches of sparse rows, saved and loaded.
 
 The dense float32 matrix of 25,000 reviews × 10,000 words is 1 GB, and a
 batch of 512 × 100,000 n-grams 200 MB. So the vectors never become dense:
@@ -10,6 +10,8 @@ is exactly Dense on the dense rows, at the cost of the nonzero entries only.
 
 The only module that imports TensorFlow: importing it here first keeps
 TensorFlow's start-up banners off the terminal (IMDB_TF_LOGS=1 shows them).
+Stages import it inside main(), once their input is checked and their
+figure-drawing process is started (see stages.figures.artist).
 """
 
 import json
@@ -48,9 +50,67 @@ def native_stderr_silenced():
 
 if not TF_LOGS:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # and no info lines later on
-with nullcontext() if TF_LOGS else native_stderr_silenced():
-    import keras
-    import tensorflow as tf
+# Keras imports matplotlib.pyplot as it loads, for an image-gallery helper no
+# stage calls: 0.45 s of every TensorFlow stage's start. matplotlib is hidden
+# while Keras loads (Keras then goes without the helper); stages.figures
+# imports it as usual when it draws.
+hide_matplotlib = "matplotlib" not in sys.modules
+if hide_matplotlib:
+    sys.modules["matplotlib"] = None  # `import matplotlib` raises ImportError
+try:
+    with nullcontext() if TF_LOGS else native_stderr_silenced():
+        import keras
+        import tensorflow as tf
+finally:
+    if hide_matplotlib:
+        del sys.modules["matplotlib"]
+
+
+def build_model(num_words: int, p: dict) -> keras.Sequential:
+    """Dense(16, relu) → Dense(16, relu) → Dense(1, sigmoid) with the default params,
+    compiled; its starting weights (and dropout seeds) follow from `p["seed"]`."""
+    keras.utils.set_random_seed(p["seed"])
+    regularizer = keras.regularizers.L2(p["l2"]) if p["l2"] else None
+    # Sparse input: the first layer computes Dense's product from the nonzero entries only
+    # (SparseDense while training; saved as Keras's Dense).
+    model = keras.Sequential([keras.Input(shape=(num_words,), sparse=True, name="reviews")],
+                             name="sentiment")
+    for i, units in enumerate(p["hidden_units"], start=1):
+        dense = SparseDense if i == 1 else keras.layers.Dense
+        model.add(dense(units, activation=p["activation"], kernel_regularizer=regularizer,
+                        name=f"hidden_{i}"))
+        if p["dropout"]:
+            model.add(keras.layers.Dropout(p["dropout"], name=f"dropout_{i}"))
+    model.add((SparseDense if not p["hidden_units"] else keras.layers.Dense)(
+        1, activation="sigmoid", name="output"))
+    optimizer = keras.optimizers.get({"class_name": p["optimizer"],
+                                      "config": {"learning_rate": p["learning_rate"]}})
+    model.compile(optimizer=optimizer, loss=p["loss"],
+                  metrics=[keras.metrics.BinaryAccuracy(name="accuracy")])
+    optimizer.build(model.trainable_variables)  # its slots exist now: `state` covers them
+    return model
+
+
+def fit(model: keras.Model, vectors: Vectors, labels: np.ndarray, p: dict, epochs: int,
+        validation: tuple[Vectors, np.ndarray] | None = None, callbacks=()) -> dict:
+    """`model.fit` on sparse batches of `p["batch_size"]` rows; the per-epoch history."""
+    batches = sparse_batches(vectors, labels, p["batch_size"], seed=p["seed"])
+    val_batches = None if validation is None else sparse_batches(*validation, p["batch_size"])
+    return model.fit(batches, validation_data=val_batches, epochs=epochs,
+                     shuffle=False,  # the dataset shuffles itself, seeded
+                     callbacks=list(callbacks), verbose=2).history
+
+
+def state(model: keras.Model) -> list[np.ndarray]:
+    """Every variable of the model and its optimizer: weights, dropout seeds, the
+    optimizer's slots and step count. `restore(model, state(model))` later puts the model
+    back where it was, to fit again from the same start."""
+    return [variable.numpy() for variable in model.variables + model.optimizer.variables]
+
+
+def restore(model: keras.Model, values: list[np.ndarray]) -> None:
+    for variable, value in zip(model.variables + model.optimizer.variables, values, strict=True):
+        variable.assign(value)
 
 
 def load_model(path: Path, num_words: int, vectors_from: str) -> keras.Model:
