@@ -26,19 +26,25 @@ class StageError(Exception):
     """A problem the user can fix; printed without a traceback."""
 
 
+SIGNALS_RECEIVED: list[int] = []
+
+
 def run(main: Callable[[], None]) -> None:
     """Run a stage's main(): clear message and exit code 1 on a StageError.
 
-    SIGTERM is turned into KeyboardInterrupt, so a killed stage unwinds its
-    `atomic_output` blocks and removes its temporary files on the way out.
-    A stage that succeeds leaves with os._exit: every output is written and
-    closed by then, and Python's teardown of a process that has loaded
+    SIGINT and SIGTERM raise KeyboardInterrupt, so a stopped stage unwinds
+    its `atomic_output` blocks and removes its temporary files on the way
+    out. A stage that succeeds leaves with os._exit: every output is written
+    and closed by then, and Python's teardown of a process that has loaded
     TensorFlow takes 0.7-0.9 s, longer than most stages' work.
     """
-    def terminate(signum, frame):
+    def stop(signum, frame):
+        SIGNALS_RECEIVED.append(signum)
         raise KeyboardInterrupt(f"stopped by signal {signum}")
 
-    signal.signal(signal.SIGTERM, terminate)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(signum) is not signal.SIG_IGN:  # as a shell's background jobs have it
+            signal.signal(signum, stop)
     try:
         main()
     except StageError as error:
@@ -48,6 +54,14 @@ def run(main: Callable[[], None]) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
+
+
+def raise_if_stopped() -> None:
+    """Raise KeyboardInterrupt if a signal came, even if its exception got lost on the way:
+    TensorFlow drops a Python exception raised while its C++ code calls back into Python
+    (a Ctrl-C as an epoch's iterator is being created, say)."""
+    if SIGNALS_RECEIVED:
+        raise KeyboardInterrupt(f"stopped by signal {SIGNALS_RECEIVED[0]}")
 
 
 # --- params -----------------------------------------------------------------

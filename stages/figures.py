@@ -34,7 +34,7 @@ def artist():
     imports matplotlib straight away, while the stage goes on.
     """
     with ProcessPoolExecutor(max_workers=1, initializer=leave_signals_to_the_stage) as pool:
-        pool.submit(pyplot_loaded)  # starts the process
+        pool.submit(load_matplotlib)  # starts the process
         yield pool
 
 
@@ -45,7 +45,7 @@ def leave_signals_to_the_stage() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
-def pyplot_loaded() -> None:
+def load_matplotlib() -> None:
     pyplot()
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.common import StageError, atomic_output
+from stages.common import StageError, atomic_output, raise_if_stopped
 from stages.text import Vectors
 
 TF_LOGS = os.environ.get("IMDB_TF_LOGS", "") not in ("", "0")
@@ -98,7 +98,15 @@ def fit(model: keras.Model, vectors: Vectors, labels: np.ndarray, p: dict, epoch
     val_batches = None if validation is None else sparse_batches(*validation, p["batch_size"])
     return model.fit(batches, validation_data=val_batches, epochs=epochs,
                      shuffle=False,  # the dataset shuffles itself, seeded
-                     callbacks=list(callbacks), verbose=2).history
+                     callbacks=[*callbacks, StopOnSignal()], verbose=2).history
+
+
+class StopOnSignal(keras.callbacks.Callback):
+    """Stop at the end of the epoch in which Ctrl-C or SIGTERM came, should TensorFlow
+    have swallowed the KeyboardInterrupt it raised (see `raise_if_stopped`)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        raise_if_stopped()
 
 
 def state(model: keras.Model) -> list[np.ndarray]:

@@ -1,6 +1,7 @@
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import zipfile
@@ -141,6 +142,21 @@ def test_a_restored_model_fits_as_a_new_one_would(reviews, changes):
     for after_restore, fresh in zip(model.get_weights(), new.get_weights()):
         np.testing.assert_array_equal(after_restore, fresh)
     assert int(model.optimizer.iterations) == int(new.optimizer.iterations) == 4 * 3
+
+
+def test_fit_stops_after_the_epoch_of_a_signal_tensorflow_swallowed(reviews, monkeypatch):
+    """A Ctrl-C whose KeyboardInterrupt TensorFlow dropped (it does when the signal lands
+    while its C++ code calls back into Python) leaves only the record that run()'s handler
+    keeps: fit raises it again at the end of that epoch, not 400 epochs later."""
+    from stages import common
+
+    vectors, labels = tiny_data(reviews)
+    params = TINY_PARAMS["train"]
+    model = build_model(28, params)
+    monkeypatch.setattr(common, "SIGNALS_RECEIVED", [signal.SIGINT])
+    with pytest.raises(KeyboardInterrupt, match="stopped by signal 2"):
+        fit(model, vectors, labels, params, 400)
+    assert int(model.optimizer.iterations) == 3  # one epoch: 3 batches of 16
 
 
 def run_train(tmp_path, monkeypatch, reviews, **changes):
