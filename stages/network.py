@@ -109,15 +109,20 @@ class StopOnSignal(keras.callbacks.Callback):
         raise_if_stopped()
 
 
-def state(model: keras.Model) -> list[np.ndarray]:
+def variables(model: keras.Model) -> list:
     """Every variable of the model and its optimizer: weights, dropout seeds, the
-    optimizer's slots and step count. `restore(model, state(model))` later puts the model
-    back where it was, to fit again from the same start."""
-    return [variable.numpy() for variable in model.variables + model.optimizer.variables]
+    optimizer's slots and step count."""
+    return model.variables + model.optimizer.variables
+
+
+def state(model: keras.Model) -> list[np.ndarray]:
+    """The values of `variables(model)`: `restore(model, state(model))` later puts the
+    model back where it was, to fit again from the same start."""
+    return [variable.numpy() for variable in variables(model)]
 
 
 def restore(model: keras.Model, values: list[np.ndarray]) -> None:
-    for variable, value in zip(model.variables + model.optimizer.variables, values, strict=True):
+    for variable, value in zip(variables(model), values, strict=True):
         variable.assign(value)
 
 
