@@ -2,7 +2,7 @@
 
 Alternates, round after round, the seed-faithful baseline (baseline.py), a
 cold `dvc repro` of the pipeline at the same params (fresh repository, empty
-DVC cache, the archive already in data/external/), and a cold `dvc repro`
+DVC cache, the archive in place and recorded with `dvc add`), and a cold `dvc repro`
 with the n-gram encoding (`vectorize.ngrams: 2, num_words: 100000`). Then,
 on the last pipelines: every stage on its own, a no-op `dvc repro`, the
 rerun after a `train.epochs` change, and the artifacts' sizes. Prints
@@ -60,9 +60,11 @@ def fresh_pipeline(archive: Path, vectorize: dict) -> Path:
         params = yaml.safe_load((repo / "params.yaml").read_text())
         params["vectorize"] |= vectorize
         (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    (repo / "data" / "external").mkdir(parents=True)
-    shutil.copy(archive, repo / "data" / "external" / archive.name)
-    for args in (["git", "init", "-q"], [sys.executable, "-m", "dvc", "init", "-q"]):
+    dataset = yaml.safe_load((repo / "params.yaml").read_text())["load"]["path"]
+    (repo / dataset).parent.mkdir(parents=True)
+    shutil.copy(archive, repo / dataset)
+    for args in (["git", "init", "-q"], [sys.executable, "-m", "dvc", "init", "-q"],
+                 [sys.executable, "-m", "dvc", "add", "-q", dataset]):
         subprocess.run(args, cwd=repo, env=ENV, check=True)
     return repo
 

@@ -29,9 +29,6 @@ configs=(  # a name, then the settings
     "n3-400000         vectorize.ngrams=3 vectorize.num_words=400000"
 )
 
-# The reviews into DVC's cache first: experiments run in copies of the repository,
-# which lack the git-ignored data/external/.
-dvc repro load
 echo "experiment,seconds" > "$times"
 for config in "${configs[@]}"; do
     read -r label settings <<< "$config"

@@ -1,22 +1,29 @@
-"""Evaluate: the saved model on the test reviews — metrics, ROC and confusion data, and figures.
+"""Evaluate: the saved model on the test reviews, and the reports of its training.
 
-Writes `metrics.json` (loss, accuracy, precision, recall, F1, ROC AUC,
-number of reviews), `roc.json` (the ROC curve, for `dvc plots`),
-`predictions.csv` (actual and predicted label of every review, for DVC's
-confusion-matrix template) and two PNGs: the confusion matrix and the ROC curve.
+Writes every report that is kept in git, for `dvc metrics diff` and `dvc plots diff`:
+- of the test reviews: `metrics.json` (loss, accuracy, precision, recall, F1, ROC
+  AUC, number of reviews), `roc.json` (the ROC curve), `predictions.csv` (actual
+  and predicted label of every review, for DVC's confusion-matrix template) and
+  two PNGs, the confusion matrix and the ROC curve;
+- of the training, from train's history: `history.csv` (the learning curves),
+  `train.json` (the validation metrics of the saved epoch) and the notebook's
+  two PNGs, loss and accuracy.
 """
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
 
 from stages import figures
-from stages.common import integer, load_params, number, run, write_bytes, write_csv, write_json
+from stages.common import (StageError, integer, load_params, number, run, write_bytes, write_csv,
+                           write_json)
 from stages.text import load_vectors
 
 SCHEMA = {"threshold": number(0, 1, low_open=True, high_open=True), "batch_size": integer(1)}
 ROC_POINTS = 200
+HISTORY = ["loss", "accuracy", "val_loss", "val_accuracy"]  # the learning curves' columns
 
 
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -57,14 +64,33 @@ def classification_metrics(labels: np.ndarray, predicted: np.ndarray) -> dict:
             "precision": precision, "recall": recall, "f1": f1}
 
 
+def load_history(path: Path) -> dict:
+    """train's history.json: {"epochs": N, "history": {column: [one value per epoch]}}."""
+    try:
+        trained = json.loads(path.read_text())
+        history, epochs = trained["history"], trained["epochs"]
+        if not all(len(history[key]) == len(history["loss"]) for key in HISTORY) or not (
+                1 <= epochs <= len(history["loss"])):
+            raise ValueError("its columns or epochs disagree")
+    except FileNotFoundError:
+        raise StageError(f"{path} not found: run `dvc repro` to build it")
+    except (ValueError, KeyError, TypeError) as error:
+        raise StageError(f"{path} is not a training history from train ({error!r}); "
+                         "run `dvc repro --force train`")
+    return trained
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path, help="the trained model (.keras)")
+    parser.add_argument("history", type=Path, help="history.json from train")
     parser.add_argument("test", type=Path, help="test.npz from vectorize")
     parser.add_argument("reports", type=Path, help="folder for metrics, plot data and figures")
     args = parser.parse_args()
     params = load_params("evaluate", SCHEMA)
     vectors, labels = load_vectors(args.test)
+    trained = load_history(args.history)
+    history, epochs = trained["history"], trained["epochs"]
 
     with figures.artist() as artist:
         from stages.network import keras, load_model, sparse_batches
@@ -80,7 +106,9 @@ def main() -> None:
         auc = roc_auc(labels, scores)
         roc = roc_curve(labels, scores)
         drawn = {"confusion": artist.submit(figures.confusion_png, labels, predicted),
-                 "roc": artist.submit(figures.roc_png, roc, auc)}
+                 "roc": artist.submit(figures.roc_png, roc, auc),
+                 **{metric: artist.submit(figures.history_png, history, metric)
+                    for metric in ("loss", "accuracy")}}
 
         metrics = {"loss": loss, **classification_metrics(labels, predicted), "roc_auc": auc}
         metrics = {name: round(value, 6) for name, value in metrics.items()}
@@ -90,6 +118,14 @@ def main() -> None:
         names = np.array(figures.NAMES)
         write_csv(args.reports / "predictions.csv", ["actual", "predicted"],
                   zip(names[labels], names[predicted]))
+        write_csv(args.reports / "history.csv", ["epoch"] + HISTORY,
+                  ([epoch + 1] + [history[key][epoch] for key in HISTORY]
+                   for epoch in range(len(history["loss"]))))
+        write_json(args.reports / "train.json", {
+            "epochs": epochs,
+            "val_loss": round(history["val_loss"][epochs - 1], 6),
+            "val_accuracy": round(history["val_accuracy"][epochs - 1], 6),
+        })
         for name, png in drawn.items():
             write_bytes(args.reports / "figures" / f"{name}.png", png.result())
     print("test " + ", ".join(f"{name} {value}" for name, value in metrics.items()))

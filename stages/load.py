@@ -1,90 +1,66 @@
-"""Load: get the IMDB Large Movie Review Dataset and write its reviews and labels.
+"""Load: read the labelled reviews and write them, with their labels, as arrays.
 
 Writes `train.npz` and `test.npz` (reviews as UTF-8 bytes + offsets, labels
 0 = negative, 1 = positive), ordered by label, then by review id, so the
 bytes are the same whichever copy of the dataset was read.
 
-Sources (`load.source`):
-- `aclimdb` (default): the raw reviews of Maas et al. (2011). Looked for in
-  the external folder as the official `aclImdb_v1.tar.gz`, as the
-  train/test-only `aclImdb_train_test.tar.gz`, or as an extracted `aclImdb/`;
-  if none is there, the official archive is downloaded and kept there.
+Sources (`load.source`), read from `load.path`, a DVC-tracked input:
+- `aclimdb` (default): the IMDB reviews of Maas et al. (2011), as the official
+  `aclImdb_v1.tar.gz`, the train/test-only `aclImdb_train_test.tar.gz`, or
+  either extracted (the `aclImdb/` folder). Each is checked against the
+  dataset's published checksums; `python -m stages.get_data` puts one in place.
+- `folder`: reviews of your own in the same layout, `train|test/pos|neg/*.txt`;
+  not checked against anything but DVC's record of them.
 - `keras`: `keras.datasets.imdb.load_data()`, the notebook's way; its word
-  indices are turned back into (already tokenised) text.
+  indices are turned back into (already tokenised) text. `path` is not read.
 """
 
 import argparse
 import gzip
 import hashlib
 import io
-import os
 import re
 import tarfile
-import urllib.request
 import zlib
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
-from stages.common import (StageError, atomic_output, check_labels, choice, load_params,
-                           pack_reviews, run, save_arrays)
+from stages.common import (Param, StageError, check_labels, choice, load_params, pack_reviews,
+                           run, save_arrays)
 
-SCHEMA = {"source": choice("aclimdb", "keras")}
+SCHEMA = {
+    "source": choice("aclimdb", "folder", "keras"),
+    "path": Param(lambda v: isinstance(v, str) and v.strip() != "",
+                  "a file or folder, relative to the repository"),
+}
 
-OFFICIAL_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
-ARCHIVES = {  # file name in the external folder -> its sha256
+ARCHIVES = {  # the IMDB archives' sha256
     "aclImdb_v1.tar.gz": "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe",
     "aclImdb_train_test.tar.gz": "e58b7991ba3995648454bb588e3e6f9f5ccbb28d03a1092ec9b9fdedad749c75",
 }
-REVIEW = re.compile(r"aclImdb/(train|test)/(neg|pos)/(\d+)_(\d+)\.txt")
+# An extracted aclImdb/ has no single file to hash: this is `reviews_sha256` of its
+# 50,000 labelled reviews, which both archives hold byte for byte.
+REVIEWS_SHA256 = "7fa89d3825423421cff7443c21cbabbe15691610030cc348a9d6dde85ea49673"
+REVIEW = re.compile(r"(?:.*/)?(train|test)/(neg|pos)/(\d+)_(\d+)\.txt")
 LABELS = {"neg": 0, "pos": 1}
 
 
 def sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as file:
-        for chunk in iter(lambda: file.read(1 << 20), b""):
+        while chunk := file.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
 
 
-def download(url: str, path: Path) -> None:
-    """Download `url` to `path` with a progress bar; nothing is left on failure."""
-    try:
-        with urllib.request.urlopen(url, timeout=30) as response, atomic_output(path) as tmp:
-            total = int(response.headers.get("Content-Length", 0)) or None
-            with open(tmp, "wb") as file, tqdm(total=total, unit="B", unit_scale=True,
-                                               desc=f"downloading {path.name}") as bar:
-                for chunk in iter(lambda: response.read(1 << 20), b""):
-                    file.write(chunk)
-                    bar.update(len(chunk))
-    except OSError as error:  # URLError, timeouts and refused connections are OSErrors
-        raise StageError(
-            f"could not download {url} ({error}). Offline? Put aclImdb_v1.tar.gz (from that "
-            f"address) or aclImdb_train_test.tar.gz in {path.parent}/, or extract the "
-            f"reviews to {path.parent}/aclImdb/, then run `dvc repro` again")
-
-
-def verified_archive(path: Path) -> Path:
-    actual = sha256(path)
-    if actual != ARCHIVES[path.name]:
-        raise StageError(f"{path} has sha256 {actual}, expected {ARCHIVES[path.name]}: the "
-                         "file is corrupt, truncated or not the IMDB archive; delete it and "
-                         "download it again")
-    return path
-
-
-def find_or_download(external: Path) -> Path:
-    """The first copy of aclImdb found in `external`, downloading one if none is."""
-    for name in ARCHIVES:
-        if (external / name).is_file():
-            return verified_archive(external / name)
-    if (external / "aclImdb").is_dir():
-        return external / "aclImdb"
-    url = os.environ.get("IMDB_ARCHIVE_URL", OFFICIAL_URL)  # a mirror, if you have one
-    download(url, external / "aclImdb_v1.tar.gz")
-    return verified_archive(external / "aclImdb_v1.tar.gz")
+def reviews_sha256(files: list[tuple[str, bytes]]) -> str:
+    """One hash of (name, content) pairs, whatever order they come in: sha256 over each
+    `split/label/id_rating.txt` name, a NUL, the content's sha256 and a newline, by name."""
+    digest = hashlib.sha256()
+    for name, content in sorted(files):
+        digest.update(f"{name}\0{hashlib.sha256(content).hexdigest()}\n".encode())
+    return digest.hexdigest()
 
 
 class NotPlainTar(Exception):
@@ -120,41 +96,65 @@ def plain_tar_files(data: bytes) -> list[tuple[str, bytes]]:
     return files
 
 
-def read_aclimdb(source: Path) -> list[tuple[str, int, int, str]]:
-    """(split, label, id, review) for every review file in an archive or folder."""
-    def files():
-        if source.is_dir():
-            for path in source.glob("*/*/*.txt"):
-                yield "aclImdb/" + path.relative_to(source).as_posix(), path.read_bytes()
-            return
-        data = gzip.decompress(source.read_bytes())
+def review_files(source: Path) -> list[tuple[str, bytes]]:
+    """(`split/label/id_rating.txt`, content) of every labelled review in an archive or a
+    folder in the aclImdb layout; other files (unsup/, READMEs, .feat) are skipped."""
+    if source.is_dir():
+        files = [(path.relative_to(source).as_posix(), path.read_bytes())
+                 for path in source.glob("*/*/*.txt")]
+    else:
         try:
-            yield from plain_tar_files(data)
-        except NotPlainTar:
-            with tarfile.open(fileobj=io.BytesIO(data)) as archive:
-                for member in archive:
-                    if member.isfile():
-                        yield member.name, archive.extractfile(member).read()
-
-    reviews = []
-    try:
-        for name, content in files():
-            match = REVIEW.fullmatch(name)
-            if match:
-                split, label, review_id, _rating = match.groups()
-                reviews.append((split, LABELS[label], int(review_id), content.decode("utf-8")))
-    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, OSError) as error:
-        raise StageError(f"cannot read {source} ({error}): it is corrupt or truncated; "
-                         "delete it and download it again")
-    except UnicodeDecodeError as error:
-        raise StageError(f"a review in {source} is not UTF-8 ({error})")
-    return reviews
+            data = gzip.decompress(source.read_bytes())
+            try:
+                files = plain_tar_files(data)
+            except NotPlainTar:
+                with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+                    files = [(member.name, archive.extractfile(member).read())
+                             for member in archive if member.isfile()]
+        except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, OSError) as error:
+            raise StageError(f"cannot read {source} ({error}): it is corrupt, truncated or "
+                             "not a .tar.gz archive; delete it and put the archive there again")
+    return [(match.group(0)[match.start(1):], content) for name, content in files
+            if (match := REVIEW.fullmatch(name))]
 
 
-def load_aclimdb(external: Path) -> dict[str, tuple[list[str], np.ndarray]]:
-    source = find_or_download(external)
+def check_archive(source: Path) -> None:
+    if (actual := sha256(source)) not in ARCHIVES.values():
+        raise StageError(
+            f"{source} has sha256 {actual}, which is neither IMDB archive's (aclImdb_v1.tar.gz: "
+            f"{ARCHIVES['aclImdb_v1.tar.gz'][:8]}…, aclImdb_train_test.tar.gz: "
+            f"{ARCHIVES['aclImdb_train_test.tar.gz'][:8]}…): it is corrupt, truncated or "
+            "not the IMDB archive; delete it and run `python -m stages.get_data`")
+
+
+def check_folder(source: Path, files: list[tuple[str, bytes]]) -> None:
+    if reviews_sha256(files) != REVIEWS_SHA256:
+        raise StageError(
+            f"{source}/ does not hold the IMDB reviews unaltered ({len(files)} review files, "
+            "50,000 expected): extract aclImdb_v1.tar.gz or aclImdb_train_test.tar.gz again, "
+            "or, for reviews of your own in this layout, set load.source to 'folder'")
+
+
+def load_reviews(source: Path, check: bool) -> dict[str, tuple[list[str], np.ndarray]]:
+    """The train and test reviews and labels under `source`, sorted by label, then id."""
+    if not source.exists():
+        raise StageError(f"{source} not found: run `python -m stages.get_data` (or `dvc pull`) "
+                         "to put the dataset there, or set load.path to where it is")
     print(f"reading {source}")
-    reviews = sorted(read_aclimdb(source))  # by split, label, id: independent of file order
+    if check and not source.is_dir():  # the IMDB dataset unaltered: an archive by its sha256,
+        check_archive(source)
+    files = review_files(source)
+    if check and source.is_dir():      # a folder by its reviews'
+        check_folder(source, files)
+    reviews = []
+    for name, content in files:
+        split, label, review_id, _rating = REVIEW.fullmatch(name).groups()
+        try:
+            text = content.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise StageError(f"{source}: {name} is not UTF-8 ({error})")
+        reviews.append((split, LABELS[label], int(review_id), text))
+    reviews.sort()  # by split, label, id: independent of file order
     return {split: ([r[3] for r in reviews if r[0] == split],
                     np.array([r[1] for r in reviews if r[0] == split], dtype=np.uint8))
             for split in ("train", "test")}
@@ -175,12 +175,15 @@ def load_keras() -> dict[str, tuple[list[str], np.ndarray]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("external", type=Path, help="folder with (or for) the downloaded data")
+    parser.add_argument("path", type=Path, help="the dataset: an archive or a folder")
     parser.add_argument("out", type=Path, help="folder for train.npz and test.npz")
     args = parser.parse_args()
     params = load_params("load", SCHEMA)
 
-    splits = load_aclimdb(args.external) if params["source"] == "aclimdb" else load_keras()
+    if params["source"] == "keras":
+        splits = load_keras()
+    else:
+        splits = load_reviews(args.path, check=params["source"] == "aclimdb")
     for split, (reviews, labels) in splits.items():
         if not reviews:
             raise StageError(f"the {params['source']} source has no {split} reviews")

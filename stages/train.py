@@ -6,8 +6,11 @@
    its starting weights, on all training reviews, for the same number of
    epochs — with early stopping on, for the best epoch it found — and save
    that one. With `refit: false` the validated network is saved.
-3. Draw the notebook's two learning-curve figures from the history (in a
-   second process, while the refit runs).
+
+Writes the model and `history.json`: the per-epoch history of step 1 and the
+number of epochs the saved model stands for. Both go to DVC's cache, none to
+git, so that DVC's run-cache can restore this stage on any machine that pulls
+it; evaluate turns the history into the learning curves kept in git.
 """
 
 import argparse
@@ -15,9 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from stages import figures
 from stages.common import (StageError, boolean, choice, int_list, integer, load_params, number,
-                           run, write_bytes, write_csv, write_json)
+                           run, write_json)
 from stages.text import Vectors, load_vectors
 
 SCHEMA = {
@@ -37,7 +39,7 @@ SCHEMA = {
     "patience": integer(0),
     "restore_best_weights": boolean(),
 }
-HISTORY = ["loss", "accuracy", "val_loss", "val_accuracy"]
+HISTORY = ["loss", "accuracy", "val_loss", "val_accuracy"]  # what fit records, per epoch
 
 
 def best_epoch(history: dict, monitor: str) -> int:
@@ -50,9 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("split", type=Path, help="folder with train.npz and val.npz from split")
     parser.add_argument("model", type=Path, help="where to save the model (.keras)")
-    parser.add_argument("history", type=Path, help="per-epoch learning curves (CSV)")
-    parser.add_argument("summary", type=Path, help="validation metrics of the run (JSON)")
-    parser.add_argument("figures", type=Path, help="folder for loss.png and accuracy.png")
+    parser.add_argument("history", type=Path, help="per-epoch history and epochs (JSON)")
     args = parser.parse_args()
     p = load_params("train", SCHEMA)
     if args.model.suffix != ".keras":
@@ -64,45 +64,32 @@ def main() -> None:
         raise StageError(f"train ({train.num_words} words) and val ({val.num_words} words) "
                          "vectors disagree: run `dvc repro --force split`")
 
-    with figures.artist() as artist:
-        from stages.network import build_model, fit, keras, restore, save_model, state, tf
+    from stages.network import build_model, fit, keras, restore, save_model, state, tf
 
-        tf.config.experimental.enable_op_determinism()
-        callbacks = []
-        if p["early_stopping"]:
-            callbacks.append(keras.callbacks.EarlyStopping(
-                monitor=p["monitor"], patience=p["patience"],
-                restore_best_weights=p["restore_best_weights"]))
-        model = build_model(train.num_words, p)
-        start = state(model)
-        print(f"fit on {len(train)} reviews, validate on {len(val)}")
-        history = fit(model, train, train_labels, p, p["epochs"], (val, val_labels), callbacks)
-        drawn = {metric: artist.submit(figures.history_png, history, metric)
-                 for metric in ("loss", "accuracy")}
-        # The epoch the saved model stands for: with early stopping, the best one.
-        stopped_at_best = p["early_stopping"] and (p["refit"] or p["restore_best_weights"])
-        epochs = best_epoch(history, p["monitor"]) if stopped_at_best else len(history["loss"])
+    tf.config.experimental.enable_op_determinism()
+    callbacks = []
+    if p["early_stopping"]:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor=p["monitor"], patience=p["patience"],
+            restore_best_weights=p["restore_best_weights"]))
+    model = build_model(train.num_words, p)
+    start = state(model)
+    print(f"fit on {len(train)} reviews, validate on {len(val)}")
+    history = fit(model, train, train_labels, p, p["epochs"], (val, val_labels), callbacks)
+    # The epoch the saved model stands for: with early stopping, the best one.
+    stopped_at_best = p["early_stopping"] and (p["refit"] or p["restore_best_weights"])
+    epochs = best_epoch(history, p["monitor"]) if stopped_at_best else len(history["loss"])
 
-        if p["refit"]:
-            # The same network from the same start (weights, optimizer, dropout seeds), as a
-            # new one would be, but Keras keeps the training step it has traced already.
-            restore(model, start)
-            print(f"refit on all {len(train) + len(val)} training reviews for {epochs} epochs")
-            fit(model, Vectors.concatenate([train, val]),
-                np.concatenate([train_labels, val_labels]), p, epochs)
+    if p["refit"]:
+        # The same network from the same start (weights, optimizer, dropout seeds), as a
+        # new one would be, but Keras keeps the training step it has traced already.
+        restore(model, start)
+        print(f"refit on all {len(train) + len(val)} training reviews for {epochs} epochs")
+        fit(model, Vectors.concatenate([train, val]),
+            np.concatenate([train_labels, val_labels]), p, epochs)
 
-        save_model(model, args.model)
-        write_csv(args.history, ["epoch"] + HISTORY,
-                  ([epoch + 1] + [history[key][epoch] for key in HISTORY]
-                   for epoch in range(len(history["loss"]))))
-        write_json(args.summary, {
-            "epochs": epochs,
-            "val_loss": round(history["val_loss"][epochs - 1], 6),
-            "val_accuracy": round(history["val_accuracy"][epochs - 1], 6),
-        })
-        for metric, png in drawn.items():
-            write_bytes(args.figures / f"{metric}.png", png.result())
-
+    save_model(model, args.model)
+    write_json(args.history, {"epochs": epochs, "history": {key: history[key] for key in HISTORY}})
 
 if __name__ == "__main__":
     run(main)

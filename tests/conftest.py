@@ -18,7 +18,7 @@ NEUTRAL = ["the", "film", "plot", "actor", "scene", "movie", "story", "and", "a"
            "it", "this", "of", "to", "is"]
 
 TINY_PARAMS = {
-    "load": {"source": "aclimdb"},
+    "load": {"source": "folder", "path": "data/external/aclImdb"},
     "vectorize": {"num_words": 28, "ngrams": 1, "mode": "multi_hot"},
     "split": {"val_size": 16, "seed": 0},
     "train": {"hidden_units": [8, 8], "activation": "relu", "loss": "binary_crossentropy",
@@ -110,10 +110,11 @@ class Project:
         params[block][key] = value
         self.write_params(params)
 
-    def locked_md5(self, stage: str) -> str:
-        """The md5 that dvc.lock records for the stage's first output."""
+    def locked_md5(self, stage: str, path: str) -> str:
+        """The md5 that dvc.lock records for the stage's output `path`."""
         lock = yaml.safe_load((self.path / "dvc.lock").read_text())
-        return lock["stages"][stage]["outs"][0]["md5"]
+        [md5] = [out["md5"] for out in lock["stages"][stage]["outs"] if out["path"] == path]
+        return md5
 
     def write_params(self, params: dict) -> None:
         (self.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -137,6 +138,7 @@ def make_project(path: Path) -> Project:
     project.run("git", "config", "user.email", "test@example.com")
     project.run("git", "config", "user.name", "test")
     project.dvc("init", "-q")
+    project.dvc("add", "-q", TINY_PARAMS["load"]["path"])  # the dataset, tracked as the real one is
     project.commit("pipeline")
     return project
 

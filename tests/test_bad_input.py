@@ -12,8 +12,9 @@ OUTPUTS = {
     "load": ["data/raw/train.npz", "data/raw/test.npz"],
     "vectorize": ["data/vectors/vocab.json", "data/vectors/train.npz"],
     "split": ["data/split/train.npz", "data/split/val.npz"],
-    "train": ["models/model.keras", "reports/history.csv", "reports/train.json"],
-    "evaluate": ["reports/metrics.json", "reports/roc.json", "reports/figures/roc.png"],
+    "train": ["models/model.keras", "models/history.json"],
+    "evaluate": ["reports/metrics.json", "reports/roc.json", "reports/figures/roc.png",
+                 "reports/history.csv", "reports/train.json"],
 }
 
 
@@ -40,7 +41,7 @@ def check_failure(project, stage, message, *repro_args):
 
 
 PARAM_CASES = [
-    ("load", "source", "imdb", "'load.source' is 'imdb' in params.yaml; it must be one of 'aclimdb', 'keras'"),
+    ("load", "source", "imdb", "'load.source' is 'imdb' in params.yaml; it must be one of 'aclimdb', 'folder', 'keras'"),
     ("vectorize", "num_words", 0, "'vectorize.num_words' is 0 in params.yaml; it must be an integer >= 1"),
     ("vectorize", "ngrams", 0, "'vectorize.ngrams' is 0 in params.yaml; it must be an integer >= 1 and <= 3"),
     ("vectorize", "ngrams", 4, "'vectorize.ngrams' is 4 in params.yaml; it must be an integer >= 1 and <= 3"),
@@ -94,24 +95,23 @@ def test_missing_params_block(project):
     assert project.repro()[0] == []
 
 
-def test_missing_dataset_offline(project):
-    external = project.path / "data/external"
-    external.rename(project.path / "data/moved")
+def test_missing_dataset(project):
+    """DVC itself stops at a missing input: it names it, and runs nothing."""
+    dataset = project.path / "data/external/aclImdb"
+    dataset.rename(project.path / "data/moved")
     try:
-        output = check_failure(project, "load", "could not download", "--force", "load")
-        assert "Put aclImdb_v1.tar.gz" in output
-        assert not (project.path / "data/external/aclImdb_v1.tar.gz").exists()
+        ran, result = project.repro(check=False)
+        assert result.returncode != 0 and ran == []
+        assert "missing data 'source': data/external/aclImdb" in result.stderr
     finally:
-        (project.path / "data/moved").rename(external)
+        (project.path / "data/moved").rename(dataset)
     assert project.repro()[0] == []
 
 
-def test_archive_with_wrong_checksum(project):
-    archive = project.path / "data/external/aclImdb_v1.tar.gz"
-    archive.write_bytes(b"\x1f\x8b truncated download")
+def test_dataset_that_is_not_imdb(project):
+    project.set_param("load.source", "aclimdb")  # the tiny reviews are not the IMDB dataset
     try:
-        check_failure(project, "load", "is corrupt, truncated or not the IMDB archive",
-                      "--force", "load")
+        check_failure(project, "load", "does not hold the IMDB reviews unaltered")
     finally:
-        archive.unlink()
+        project.set_param("load.source", "folder")
     assert project.repro()[0] == []

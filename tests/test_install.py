@@ -186,5 +186,5 @@ def test_package_builds_with_the_stages_and_the_pinned_dependencies(tmp_path):
     assert {f"stages/{path.name}" for path in (ROOT / "stages").glob("*.py")} <= set(names)
     assert not [name for name in names if name.startswith(("tests/", "benchmarks/"))]
     requires = re.findall(r"^Requires-Dist: ([^;\s]+)", metadata, re.M)
-    assert "keras==3.15.1" in requires and "dvc==3.67.1" in requires
+    assert "keras==3.15.1" in requires and "dvc[ssh]==3.67.1" in requires  # SSH remotes
     assert "tensorflow-cpu==2.21.0" in requires and "tensorflow==2.21.0" in requires

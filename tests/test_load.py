@@ -1,5 +1,4 @@
 import gzip
-import hashlib
 import io
 import json
 import sys
@@ -16,29 +15,31 @@ from stages.common import StageError, load_arrays, unpack_reviews
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
-    """An empty project folder as the working directory, with params for `source`."""
-    def run_load(source="aclimdb"):
-        (tmp_path / "params.yaml").write_text(yaml.safe_dump({"load": {"source": source}}))
-        monkeypatch.setattr(sys, "argv", ["load", "data/external", "data/raw"])
+    """An empty project folder as the working directory; runs load on `path` with `source`."""
+    def run_load(path="data/external/aclImdb.tar.gz", source="aclimdb"):
+        params = {"load": {"source": source, "path": path}}
+        (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+        monkeypatch.setattr(sys, "argv", ["load", path, "data/raw"])
         load.main()
         return {split: load_arrays(tmp_path / "data/raw" / f"{split}.npz", "text", "offsets", "labels")
                 for split in ("train", "test")}
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "data/external").mkdir(parents=True)
-    monkeypatch.setenv("IMDB_ARCHIVE_URL", "http://127.0.0.1:9/aclImdb_v1.tar.gz")
     return run_load
 
 
-def trust(monkeypatch, archive):
-    """Make the stage accept this tiny archive under its name, as it does the real ones."""
-    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
-    monkeypatch.setitem(load.ARCHIVES, archive.name, digest)
+def trust(monkeypatch, archive=None, folder=None):
+    """Make the stage accept this tiny archive or folder, as it does the real ones."""
+    if archive:
+        monkeypatch.setitem(load.ARCHIVES, archive.name, load.sha256(archive))
+    if folder:
+        monkeypatch.setattr(load, "REVIEWS_SHA256", load.reviews_sha256(load.review_files(folder)))
 
 
 def test_folder_gives_sorted_labelled_reviews(project, tmp_path):
     write_aclimdb(tmp_path / "data/external", per_class=5)
-    raw = project()
+    raw = project("data/external/aclImdb", "folder")
     for split in ("train", "test"):
         labels = raw[split]["labels"]
         assert labels.tolist() == [0] * 5 + [1] * 5
@@ -50,51 +51,64 @@ def test_folder_gives_sorted_labelled_reviews(project, tmp_path):
 @pytest.mark.parametrize("name", ["aclImdb_v1.tar.gz", "aclImdb_train_test.tar.gz"])
 def test_archives_and_folder_give_byte_identical_output(project, tmp_path, monkeypatch, name):
     source = write_aclimdb(tmp_path / "source", per_class=6)
+    trust(monkeypatch, folder=source)  # before the files that are no reviews
     (source / "train/unsup").mkdir()
     (source / "train/unsup/0_0.txt").write_text("unlabelled: ignored")
     (source / "README").write_text("not a review")
     archive = tar_gz(source, tmp_path / "data/external" / name, reverse=True)
-    trust(monkeypatch, archive)
-    from_archive = project()
+    trust(monkeypatch, archive=archive)
+    from_archive = project(f"data/external/{name}")
     outputs = [(tmp_path / f"data/raw/{s}.npz").read_bytes() for s in ("train", "test")]
 
     archive.unlink()
-    (source).rename(tmp_path / "data/external/aclImdb")
-    project()
+    source.rename(tmp_path / "data/external/aclImdb")
+    project("data/external/aclImdb")
+    assert [(tmp_path / f"data/raw/{s}.npz").read_bytes() for s in ("train", "test")] == outputs
+    project("data/external/aclImdb", "folder")
     assert [(tmp_path / f"data/raw/{s}.npz").read_bytes() for s in ("train", "test")] == outputs
     assert len(from_archive["train"]["labels"]) == 12
 
 
-def test_downloads_the_official_archive_when_none_is_there(project, tmp_path, monkeypatch):
-    archive = tar_gz(write_aclimdb(tmp_path / "mirror", per_class=3),
-                     tmp_path / "mirror" / "aclImdb_v1.tar.gz")
-    trust(monkeypatch, archive)
-    monkeypatch.setenv("IMDB_ARCHIVE_URL", archive.as_uri())
-    raw = project()
-    assert (tmp_path / "data/external/aclImdb_v1.tar.gz").read_bytes() == archive.read_bytes()
-    assert len(raw["test"]["labels"]) == 6
+def test_an_archive_is_checked_by_its_content_whatever_its_name(project, tmp_path, monkeypatch):
+    archive = tar_gz(write_aclimdb(tmp_path / "source", per_class=2),
+                     tmp_path / "data/external/aclImdb_v1.tar.gz")
+    trust(monkeypatch, archive=archive)
+    archive.rename(tmp_path / "data/external/aclImdb.tar.gz")
+    assert len(project()["train"]["labels"]) == 4
 
 
-def test_offline_with_nothing_placed_says_where_to_put_what(project, tmp_path):
-    with pytest.raises(StageError, match="could not download.*aclImdb_train_test.tar.gz in data/external"):
+def test_missing_dataset_says_how_to_get_it(project, tmp_path):
+    with pytest.raises(StageError, match="aclImdb.tar.gz not found: run `python -m stages.get_data`"):
         project()
-    assert list((tmp_path / "data/external").iterdir()) == []
     assert not (tmp_path / "data/raw").exists()
 
 
 def test_wrong_checksum_is_refused(project, tmp_path):
-    (tmp_path / "data/external/aclImdb_v1.tar.gz").write_bytes(b"not the archive")
-    with pytest.raises(StageError, match="has sha256 .* expected c40f74a1"):
+    (tmp_path / "data/external/aclImdb.tar.gz").write_bytes(b"not the archive")
+    with pytest.raises(StageError, match="has sha256 .* neither IMDB archive's.*c40f74a1.*e58b7991"):
         project()
     assert not (tmp_path / "data/raw").exists()
 
 
+def test_an_altered_extracted_folder_is_refused(project, tmp_path, monkeypatch):
+    folder = write_aclimdb(tmp_path / "data/external", per_class=3)
+    trust(monkeypatch, folder=folder)
+    assert len(project("data/external/aclImdb")["test"]["labels"]) == 6
+    (folder / "test/pos/2_9.txt").write_text("One review edited.")
+    with pytest.raises(StageError, match="does not hold the IMDB reviews unaltered .*'folder'"):
+        project("data/external/aclImdb")
+    (folder / "test/pos/2_9.txt").unlink()  # or one missing
+    with pytest.raises(StageError, match=r"\(11 review files, 50,000 expected\)"):
+        project("data/external/aclImdb")
+    assert len(project("data/external/aclImdb", "folder")["test"]["labels"]) == 5
+
+
 def test_truncated_archive_is_reported(project, tmp_path, monkeypatch):
     archive = tar_gz(write_aclimdb(tmp_path / "source", per_class=4),
-                     tmp_path / "data/external/aclImdb_train_test.tar.gz")
+                     tmp_path / "data/external/aclImdb.tar.gz")
     archive.write_bytes(archive.read_bytes()[:-200])
-    trust(monkeypatch, archive)
-    with pytest.raises(StageError, match="corrupt or truncated"):
+    trust(monkeypatch, archive=archive)
+    with pytest.raises(StageError, match="corrupt, truncated"):
         project()
     assert not (tmp_path / "data/raw").exists()
 
@@ -103,7 +117,14 @@ def test_empty_review_is_refused(project, tmp_path):
     folder = write_aclimdb(tmp_path / "data/external", per_class=3)
     (folder / "test/pos/99_9.txt").write_text("  \n")
     with pytest.raises(StageError, match="1 test reviews are empty"):
-        project()
+        project("data/external/aclImdb", "folder")
+
+
+def test_a_review_not_in_utf8_is_named(project, tmp_path):
+    folder = write_aclimdb(tmp_path / "data/external", per_class=3)
+    (folder / "train/neg/7_2.txt").write_bytes("Mauvais, très mauvais.".encode("latin-1"))
+    with pytest.raises(StageError, match="train/neg/7_2.txt is not UTF-8"):
+        project("data/external/aclImdb", "folder")
 
 
 def write_keras_imdb(folder):
@@ -127,7 +148,7 @@ def test_keras_source_turns_word_indices_back_into_text(project, tmp_path, monke
     write_keras_imdb(tmp_path)
     # Keras would download (and hash-check) these; hand it the tiny files instead.
     monkeypatch.setattr(keras_imdb, "get_file", lambda fname, **kwargs: str(tmp_path / fname))
-    raw = project("keras")
+    raw = project(source="keras")
     train = sorted(zip(unpack_reviews(raw["train"]["text"], raw["train"]["offsets"]),
                        raw["train"]["labels"].tolist()))
     assert train == [("film don't great great", 1), ("the film awful", 0), ("the film great", 1)]
@@ -136,8 +157,8 @@ def test_keras_source_turns_word_indices_back_into_text(project, tmp_path, monke
 
 
 def test_unknown_source_is_refused(project):
-    with pytest.raises(StageError, match="'load.source' is 'imdb'.*'aclimdb', 'keras'"):
-        project("imdb")
+    with pytest.raises(StageError, match="'load.source' is 'imdb'.*'aclimdb', 'folder', 'keras'"):
+        project(source="imdb")
 
 
 def tar_bytes(members: dict[str, bytes], format: int) -> bytes:
@@ -169,5 +190,5 @@ def test_other_tar_headers_are_read_by_tarfile(tmp_path):
     with pytest.raises(load.NotPlainTar):
         load.plain_tar_files(data)
     (tmp_path / "a.tar.gz").write_bytes(gzip.compress(data))
-    assert sorted(load.read_aclimdb(tmp_path / "a.tar.gz")) == [
-        ("train", 0, 0, "Bad."), ("train", 1, 0, "Très bien.")]
+    assert sorted(load.review_files(tmp_path / "a.tar.gz")) == [
+        ("train/neg/0_1.txt", b"Bad."), ("train/pos/0_9.txt", "Très bien.".encode())]

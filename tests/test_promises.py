@@ -78,6 +78,9 @@ def test_archive_checksums_are_the_real_ones():
     published = re.search(r"aclImdb_v1\.tar\.gz`.*?sha256\s+`([0-9a-f]{64})`",
                           (SHARED_DATA / "README.md").read_text(), re.S)[1]
     assert load.ARCHIVES["aclImdb_v1.tar.gz"] == published
+    # The digest an extracted folder is checked by: that of the archive's reviews.
+    files = load.review_files(SHARED_DATA / "aclImdb_train_test.tar.gz")
+    assert len(files) == 50_000 and load.reviews_sha256(files) == load.REVIEWS_SHA256
 
 
 # --- the outputs of a reproduced project --------------------------------------------------
@@ -219,7 +222,7 @@ def test_evaluate_rejects_a_bad_model_and_writes_nothing(project, tmp_path, mode
 
         save_model(build_model(20, project.params["train"]), path)
     result = subprocess.run([sys.executable, "-m", "stages.evaluate", str(path),
-                             "data/vectors/test.npz", str(tmp_path / "out")],
+                             "models/history.json", "data/vectors/test.npz", str(tmp_path / "out")],
                             cwd=project.path, env=environment(), capture_output=True, text=True)
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]

@@ -78,7 +78,7 @@ def test_interrupted_training_leaves_nothing_and_the_next_repro_recovers(project
     temporary file remain, dvc.lock is untouched, and the next `dvc repro` brings the
     finished run back from the run-cache instead of training again."""
     lock = (project.path / "dvc.lock").read_text()
-    model_md5 = project.locked_md5("train")
+    model_md5 = project.locked_md5("train", "models/model.keras")
     before = project.params
     env = environment() | {"PYTHONUNBUFFERED": "1"}
     if moment == "mid-epoch":
@@ -104,7 +104,7 @@ def test_interrupted_training_leaves_nothing_and_the_next_repro_recovers(project
         assert dvc.returncode != 0, output
         assert "interrupted: no output was written" in output, output
         assert "Traceback" not in output, output  # the stage's drawing process included
-        for path in ("models/model.keras", "reports/history.csv", "reports/train.json"):
+        for path in ("models/model.keras", "models/history.json"):
             assert not (project.path / path).exists(), path
         assert not [p for p in project.path.rglob(".*.tmp*") if ".dvc" not in p.parts]
         assert (project.path / "dvc.lock").read_text() == lock  # nothing recorded as done
@@ -147,6 +147,16 @@ def test_github_workflow_is_valid_and_runs_the_ci_scripts():
     machines = {(machine["os"], machine["python"]) for machine in matrix}
     assert machines == {("ubuntu-24.04", "3.11"), ("ubuntu-24.04", "3.13"), ("macos-14", "3.12")}
     assert ".ci/pipeline --allow-drift" in steps  # other CPUs: print the drift, do not fail
+    # With a DVC remote: the run-cache pulled before the reproduction, pushed after it.
+    remote = [step for step in workflow["jobs"]["reproduce"]["steps"]
+              if ".ci/remote" in step.get("run", "")]
+    assert [step["run"].split()[1:3] for step in remote] == [["pull", "--run-cache"],
+                                                             ["push", "--run-cache"]]
+    assert all("vars.DVC_REMOTE_URL != ''" in step["if"] for step in remote)
+    names = [step.get("name", step.get("uses")) for step in workflow["jobs"]["reproduce"]["steps"]]
+    assert names.index(remote[0]["name"]) < names.index("Reproduce the pipeline") < names.index(
+        remote[1]["name"])
+    assert "cml comment update" in steps and "cml comment create" not in steps
     assert "setup-node" not in workflow_path.read_text()
 
 
@@ -182,7 +192,7 @@ def test_ci_pipeline_fails_when_the_reproduction_differs_from_the_commit(project
     assert "git is clean" in faithful.stdout
     path = project.path / tampered
     committed = path.read_text()
-    model_md5 = project.locked_md5("train")
+    model_md5 = project.locked_md5("train", "models/model.keras")
     made_elsewhere = {"reports/metrics.json": ('"loss": 0.', '"loss": 1.'),  # as on another CPU
                       "dvc.lock": (model_md5, "deadbeef" * 4)}[tampered]
     try:
