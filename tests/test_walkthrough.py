@@ -1,12 +1,14 @@
 """The README's first DVC session, command by command, on a tiny project: the text cannot rot."""
 
+import hashlib
 import re
 import shlex
+import shutil
 import sys
 
 import pytest
 
-from conftest import ROOT, reproduced_project
+from conftest import ROOT, Project, reproduced_project
 
 
 def session() -> list[tuple[str, list[str]]]:
@@ -35,6 +37,8 @@ MESSAGE = re.compile(r"^(Stage '\w+' didn't change, skipping|Running stage '\w+'
 def project(tmp_path_factory):
     project = reproduced_project(tmp_path_factory, "walkthrough")
     project.run("git", "branch", "-M", "main")
+    shutil.copy(ROOT / ".dvc/config", project.path / ".dvc/config")  # the default remote
+    project.commit("the project's DVC config")
     return project
 
 
@@ -43,6 +47,7 @@ def test_the_first_dvc_session_runs_as_written(project):
     commands = [command for command, _ in steps]
     assert commands[:2] == ["dvc dag", "dvc status"]
     assert "dvc exp run -S train.epochs=8" in commands and "git checkout HEAD~1" in commands
+    assert "dvc push" in commands
     name, dvc_status_seen = None, 0
     for command, shown in steps:
         if name:
@@ -68,6 +73,11 @@ def test_the_first_dvc_session_runs_as_written(project):
             if dvc_status_seen == 1:  # the prose: "set epochs: 6 under train:"
                 project.set_param("train.epochs", 6)
     assert name, "the walkthrough never ran an experiment"
+    # "Share it": the second clone pulled the model its commit names, and trained nothing.
+    elsewhere = Project(project.path.parent / "imdb-elsewhere")
+    model = hashlib.md5((elsewhere.path / "models/model.keras").read_bytes()).hexdigest()
+    assert model == elsewhere.locked_md5("train", "models/model.keras")
+    assert elsewhere.dvc("status").stdout.strip() == "Data and pipelines are up to date."
 
     # What the prose says next: keep the experiment, two ways; compare it.
     readme = (ROOT / "README.md").read_text()
