@@ -38,7 +38,9 @@ $(VENV)/.installed: requirements.txt
 plots/offline.html: plots/offline_template.py $(VENV)/.installed
 	$(IN_VENV) python plots/offline_template.py
 
+# The dataset first: a copy at hand, `dvc pull`, or the download (stages/get_data.py).
 repro: setup
+	$(IN_VENV) python -m stages.get_data
 	$(IN_VENV) dvc repro
 
 # One worker per core; each test file stays on one worker, with its fixtures.

@@ -118,8 +118,12 @@ def main() -> None:
 
     repo = repos["defaults"]
     stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
-    own = {name: [measure(stage["cmd"].split(), repos[kind])[:2] for kind in repos]
-           for name, stage in stages.items()}
+
+    def command(repo: Path, stage: str) -> list[str]:  # as run: dvc.lock has `${…}` filled in
+        return yaml.safe_load((repo / "dvc.lock").read_text())["stages"][stage]["cmd"].split()
+
+    own = {name: [measure(command(repos[kind], name), repos[kind])[:2] for kind in repos]
+           for name in stages}
     print("\n" + table(["stage", "wall s", "peak MB", "n-gram wall s", "n-gram peak MB"],
                        [[n, f"{d[0]:.2f}", f"{d[1]:,.0f}", f"{g[0]:.2f}", f"{g[1]:,.0f}"]
                         for n, (d, g) in own.items()]))
@@ -129,7 +133,7 @@ def main() -> None:
     params["train"]["epochs"] += 1
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     rerun = measure(dvc + ["repro"], repo)[0]
-    direct = sum(measure(stages[s]["cmd"].split(), repo)[0] for s in ("train", "evaluate"))
+    direct = sum(measure(command(repo, s), repo)[0] for s in ("train", "evaluate"))
     print("\n" + table(["dvc repro", "wall s"], [
         ["no-op (median of 3)", f"{noop:.2f}"],
         [f"after train.epochs → {params['train']['epochs']}", f"{rerun:.2f}"],
