@@ -93,12 +93,14 @@ def main() -> None:
     history, epochs = trained["history"], trained["epochs"]
 
     with figures.artist() as artist:
-        from stages.network import keras, load_model, sparse_batches
+        from stages.network import keras, load_model, sparse_batches, vector_network
 
-        model = load_model(args.model, vectors.num_words, str(args.test))
-        # The saved model itself scores the reviews, one sparse batch at a time.
-        batches = sparse_batches(vectors, None, params["batch_size"])
-        scores = model.predict(batches, verbose=0)[:, 0]
+        model = load_model(args.model)
+        # The saved model's network scores the test vectors, one sparse batch at a time
+        # (the whole model, vectorizer first, would read the raw reviews to the same scores).
+        network, vectors = vector_network(model, vectors, str(args.test))
+        scores = network.predict(sparse_batches(vectors, None, params["batch_size"]),
+                                 verbose=0)[:, 0]
         # The loss the model was compiled with, averaged over reviews as model.evaluate does.
         loss_fn = keras.losses.get(model.loss)
         loss = float(np.mean(loss_fn(labels[:, None].astype("float32"), scores[:, None])))

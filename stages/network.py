@@ -8,14 +8,20 @@ batches in C++ on the second core while Keras trains on the first. The
 model's first Dense layer multiplies the sparse batch by its kernel, which
 is exactly Dense on the dense rows, at the cost of the nonzero entries only.
 
-The only module that imports TensorFlow: importing it here first keeps
-TensorFlow's start-up banners off the terminal (IMDB_TF_LOGS=1 shows them).
-Stages import it inside main(), once their input is checked and their
+The model that train saves reads raw text: `text_model` puts the vectorize
+stage's encoding, as Keras layers (stages.vectorizer), in front of the
+trained network, so that `models/model.keras` takes a batch of reviews and
+returns their probabilities, with no code of this project but one function.
+
+Imported before anything else that loads TensorFlow: importing it here first
+keeps TensorFlow's start-up banners off the terminal (IMDB_TF_LOGS=1 shows
+them). Stages import it inside main(), once their input is checked and their
 figure-drawing process is started (see stages.figures.artist).
 """
 
 import json
 import os
+import re
 import sys
 import zipfile
 from contextlib import contextmanager, nullcontext
@@ -24,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from stages.common import StageError, atomic_output, raise_if_stopped
-from stages.text import Vectors
+from stages.text import Vectors, Vocab
 
 TF_LOGS = os.environ.get("IMDB_TF_LOGS", "") not in ("", "0")
 
@@ -64,6 +70,8 @@ try:
 finally:
     if hide_matplotlib:
         del sys.modules["matplotlib"]
+
+from stages.vectorizer import text_vectorizer  # noqa: E402  (registers `standardize` with Keras)
 
 
 def build_model(num_words: int, p: dict) -> keras.Sequential:
@@ -126,17 +134,56 @@ def restore(model: keras.Model, values: list[np.ndarray]) -> None:
         variable.assign(value)
 
 
-def load_model(path: Path, num_words: int, vectors_from: str) -> keras.Model:
-    """The trained model, checked to take vectors of `num_words` words."""
+def load_model(path: Path) -> keras.Sequential:
+    """The model train saved: raw reviews in (its first layer the vectorizer), probabilities out."""
     try:
         model = keras.saving.load_model(path)
     except Exception as error:  # Keras raises many kinds for a bad file
         raise StageError(f"cannot load the model {path} ({error}); "
                          "run `dvc repro --force train`")
-    if model.input_shape[-1] != num_words:
-        raise StageError(f"{path} takes {model.input_shape[-1]} words but {vectors_from} has "
-                         f"{num_words}: run `dvc repro` to bring them back in step")
+    if not (model.layers and isinstance(model.layers[0], keras.layers.TextVectorization)):
+        raise StageError(f"{path} does not read raw text (a model of an older version of the "
+                         "pipeline?): run `dvc repro --force train`")
     return model
+
+
+def text_model(network: keras.Sequential, vocab: Vocab) -> keras.Sequential:
+    """Raw reviews in, probabilities out: `text_vectorizer(vocab)`, then the network's
+    layers as Keras's own (`Dense` for `SparseDense`) with its weights, compiled with its
+    loss and a new optimizer of its kind, as any Keras can load and train further.
+
+    The vectorizer's column 0 counts the terms outside the vocabulary, which the
+    network never saw: the first layer's kernel gets a row of zeros for it, so that
+    the model computes exactly what the network does on the vectorize stage's vectors.
+    """
+    layers = [(keras.layers.Dense if isinstance(layer, SparseDense) else type(layer)).from_config(
+        layer.get_config()) for layer in network.layers]
+    model = keras.Sequential([keras.Input(shape=(), dtype="string", name="review"),
+                              text_vectorizer(vocab), *layers], name=network.name)
+    kernel, *bias = network.layers[0].get_weights()
+    layers[0].set_weights([np.vstack([np.zeros_like(kernel[:1]), kernel]), *bias])
+    for layer, trained in zip(layers[1:], network.layers[1:]):
+        layer.set_weights(trained.get_weights())
+    optimizer = type(network.optimizer).from_config(network.optimizer.get_config())
+    model.compile(optimizer=optimizer, loss=network.loss,
+                  metrics=[keras.metrics.BinaryAccuracy(name="accuracy")])
+    optimizer.build(model.trainable_variables)  # saved with its slots: loads without a warning
+    optimizer.iterations.assign(network.optimizer.iterations)  # the steps it was trained for
+    return model
+
+
+def vector_network(model: keras.Sequential, vectors: Vectors,
+                   vectors_from: str) -> tuple[keras.Sequential, Vectors]:
+    """The network inside a text model, and `vectors` as it reads them: the vectorizer's
+    column 0 (terms outside the vocabulary, zero weight) comes first."""
+    width = model.layers[0].vocabulary_size()
+    if width != vectors.num_words + 1:
+        raise StageError(f"the model knows {width - 1} terms but {vectors_from} has "
+                         f"{vectors.num_words}: run `dvc repro` to bring them back in step")
+    network = keras.Sequential([keras.Input(shape=(width,), sparse=True, name="vectors"),
+                                *model.layers[1:]])
+    shifted = Vectors(vectors.indices.astype(np.int32) + 1, vectors.indptr, width, vectors.values)
+    return network, shifted
 
 
 class SparseDense(keras.layers.Dense):
@@ -171,24 +218,34 @@ def portable(model: keras.Sequential) -> keras.Sequential:
     return plain
 
 
+SHARED_OBJECT = re.compile(rb'"shared_object_id": (\d+)')
+
+
 def save_model(model: keras.Model, path: Path) -> None:
-    """`portable(model).save`, but the same weights always give the same bytes (and DVC hash).
+    """`model.save`, but the same weights always give the same bytes (and DVC hash).
 
     Keras stamps the save time into `metadata.json` and into the zip entry of
     the weights, and numbers objects that layers share (a dtype policy, a
-    regularizer) in `config.json` by their memory address. `portable` builds
-    every layer from its own config, so none is shared; the file is rewritten
-    without the date, every entry dated 1980-01-01, in a fixed order.
+    regularizer) in `config.json` by their memory address. `text_model` and
+    `portable` build every layer from its own config, so that layers share
+    nothing; what Keras still numbers (the model's own dtype policy, in a text
+    model) is numbered 1, 2, … in order of appearance instead. The file is
+    rewritten without the date, every entry dated 1980-01-01, in a fixed order.
     `keras.saving.load_model` reads it as usual.
     """
     with atomic_output(path) as tmp:
-        portable(model).save(tmp)
+        model.save(tmp)
         with zipfile.ZipFile(tmp) as saved:
             members = {info.filename: (saved.read(info), info.compress_type)
                        for info in saved.infolist()}
         metadata = json.loads(members["metadata.json"][0])
         metadata.pop("date_saved", None)
         members["metadata.json"] = (json.dumps(metadata).encode(), members["metadata.json"][1])
+        config, compression = members["config.json"]
+        numbers: dict[bytes, int] = {}  # memory address -> 1, 2, … in order of appearance
+        config = SHARED_OBJECT.sub(lambda match: b'"shared_object_id": %d' % numbers.setdefault(
+            match[1], len(numbers) + 1), config)
+        members["config.json"] = (config, compression)
         with zipfile.ZipFile(tmp, "w") as archive:
             for name in sorted(members):
                 data, compression = members[name]

@@ -5,11 +5,11 @@
     python -m stages.predict --dir my_reviews/       # every .txt file, one review each
     python -m stages.predict --json ...              # for machines
 
-Each review is read exactly as the training reviews were: the same tokenizer,
-the vocabulary of the vectorize stage (data/vectors/vocab.json: its words or
-n-grams, its mode, and for tf_idf the training reviews' IDF weights), and
-models/model.keras itself; a review is positive when its probability is
-above `evaluate.threshold` of params.yaml.
+models/model.keras reads the raw reviews itself: its first layer is the
+vectorize stage's encoding (the tokenizer's standardisation, the vocabulary's
+words or n-grams, its mode, and for tf_idf the training reviews' IDF weights),
+so each review is read exactly as the training reviews were. A review is
+positive when its probability is above `evaluate.threshold` of params.yaml.
 """
 
 import argparse
@@ -21,7 +21,6 @@ import numpy as np
 
 from stages.common import StageError, load_params, run
 from stages.evaluate import SCHEMA as EVALUATE_SCHEMA
-from stages.text import encode, load_vocab, token_ids
 
 
 def read_text(name: str) -> str:
@@ -61,28 +60,30 @@ def main() -> None:
                         help="a folder of .txt files, one review each")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--model", type=Path, default=Path("models/model.keras"))
-    parser.add_argument("--vocab", type=Path, default=Path("data/vectors/vocab.json"))
     args = parser.parse_args()
     threshold = load_params("evaluate", EVALUATE_SCHEMA)["threshold"]
     reviews = read_reviews(args.reviews, args.file, args.dir)
-    for path in (args.model, args.vocab):
-        if not path.is_file():
-            raise StageError(f"{path} not found: train the model first with `dvc repro`")
+    if not args.model.is_file():
+        raise StageError(f"{args.model} not found: train the model first with `dvc repro` "
+                         "(or fetch it with `dvc pull`)")
 
-    vocab = load_vocab(args.vocab)
+    from stages.network import load_model, tf  # TensorFlow: once the input is sound
 
-    from stages.network import load_model, sparse_batches  # TensorFlow: once input is sound
-
-    model = load_model(args.model, len(vocab.terms), str(args.vocab))
-    # The training reviews' tokenizer, vocabulary, n-grams and weights (IDF included).
-    vectors = encode(token_ids([text for _, text in reviews]), vocab)
-    batches = sparse_batches(vectors, None, batch_size=256)
-    probabilities = model.predict(batches, verbose=0)[:, 0].astype(float)
+    model = load_model(args.model)
+    texts = tf.constant([text for _, text in reviews])
+    probabilities = model.predict(texts, batch_size=256, verbose=0)[:, 0].astype(float)
+    # The vectorizer's column 0 counts terms outside the vocabulary; the others are known.
+    vectors = model.layers[0](texts)
+    if isinstance(vectors, tf.SparseTensor):
+        rows, columns = vectors.indices.numpy().T
+        known = np.bincount(rows[columns > 0], minlength=len(reviews))
+    else:
+        known = np.count_nonzero(vectors.numpy()[:, 1:], axis=1)
 
     results = [{"source": source, "review": text,
                 "probability": round(p, 4), "label": "positive" if p > threshold else "negative",
                 "known_words": int(n)}
-               for (source, text), p, n in zip(reviews, probabilities, np.diff(vectors.indptr))]
+               for (source, text), p, n in zip(reviews, probabilities, known)]
     if args.json:
         print(json.dumps(results, indent=2, ensure_ascii=False))
         return

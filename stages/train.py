@@ -7,7 +7,9 @@
    epochs — with early stopping on, for the best epoch it found — and save
    that one. With `refit: false` the validated network is saved.
 
-Writes the model and `history.json`: the per-epoch history of step 1 and the
+Saves the model with the vectorize stage's encoding in front of it, as Keras
+layers, so that `models/model.keras` reads raw reviews (stages.vectorizer).
+Writes it and `history.json`: the per-epoch history of step 1 and the
 number of epochs the saved model stands for. Both go to DVC's cache, none to
 git, so that DVC's run-cache can restore this stage on any machine that pulls
 it; evaluate turns the history into the learning curves kept in git.
@@ -20,7 +22,7 @@ import numpy as np
 
 from stages.common import (StageError, boolean, choice, int_list, integer, load_params, number,
                            run, write_json)
-from stages.text import Vectors, load_vectors
+from stages.text import Vectors, load_vectors, load_vocab
 
 SCHEMA = {
     "hidden_units": int_list(1),
@@ -51,6 +53,7 @@ def best_epoch(history: dict, monitor: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("split", type=Path, help="folder with train.npz and val.npz from split")
+    parser.add_argument("vocab", type=Path, help="vocab.json from vectorize")
     parser.add_argument("model", type=Path, help="where to save the model (.keras)")
     parser.add_argument("history", type=Path, help="per-epoch history and epochs (JSON)")
     args = parser.parse_args()
@@ -58,13 +61,17 @@ def main() -> None:
     if args.model.suffix != ".keras":
         raise StageError(f"the model path {args.model} must end in .keras")
 
+    vocab = load_vocab(args.vocab)
     train, train_labels = load_vectors(args.split / "train.npz")
     val, val_labels = load_vectors(args.split / "val.npz")
     if train.num_words != val.num_words:
         raise StageError(f"train ({train.num_words} words) and val ({val.num_words} words) "
                          "vectors disagree: run `dvc repro --force split`")
+    if train.num_words != len(vocab.terms):
+        raise StageError(f"{args.vocab} has {len(vocab.terms)} terms but the vectors "
+                         f"{train.num_words}: run `dvc repro` to bring them back in step")
 
-    from stages.network import build_model, fit, keras, restore, save_model, state, tf
+    from stages.network import build_model, fit, keras, restore, save_model, state, text_model, tf
 
     tf.config.experimental.enable_op_determinism()
     callbacks = []
@@ -88,7 +95,7 @@ def main() -> None:
         fit(model, Vectors.concatenate([train, val]),
             np.concatenate([train_labels, val_labels]), p, epochs)
 
-    save_model(model, args.model)
+    save_model(text_model(model, vocab), args.model)
     write_json(args.history, {"epochs": epochs, "history": {key: history[key] for key in HISTORY}})
 
 if __name__ == "__main__":

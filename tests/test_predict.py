@@ -10,12 +10,13 @@ from conftest import TINY_PARAMS
 from stages import predict
 from stages.common import StageError
 from stages.text import Vocab, build_vocab, encode, token_ids
-from stages.network import build_model, fit, save_model
+from stages.network import build_model, fit, portable, save_model, text_model
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A tiny model and vocabulary where the pipeline would leave them."""
+    """A tiny model where the pipeline would leave it; the network it was built from, and its
+    vocabulary."""
     from conftest import make_review
 
     root = tmp_path_factory.mktemp("predict")
@@ -27,10 +28,7 @@ def trained(tmp_path_factory):
     model = build_model(len(vocab), TINY_PARAMS["train"])
     fit(model, encode(reviews, Vocab(vocab)), labels, TINY_PARAMS["train"], 10)
     (root / "models").mkdir()
-    save_model(model, root / "models/model.keras")
-    model = keras.saving.load_model(root / "models/model.keras")  # as predict loads it
-    (root / "data/vectors").mkdir(parents=True)
-    (root / "data/vectors/vocab.json").write_text(json.dumps(vocab))
+    save_model(text_model(model, Vocab(vocab)), root / "models/model.keras")
     (root / "params.yaml").write_text(yaml.safe_dump(TINY_PARAMS))
     return root, model, vocab
 
@@ -59,7 +57,7 @@ def test_prints_probability_and_label_per_review(run_predict, trained, tmp_path)
     assert [r["label"] for r in results] == ["positive", "negative", "positive", "negative", "positive"]
     assert [r["source"] for r in results][2:] == [
         f"{tmp_path}/reviews.txt:1", f"{tmp_path}/reviews.txt:2", f"{tmp_path}/folder/one.txt"]
-    # Same tokenizer, vocabulary and model as training: the model's own output on that vector.
+    # Same tokenizer, vocabulary and network as training: the network's output on that vector.
     expected = model.predict(encode(token_ids(["Great! Loved it."]), Vocab(vocab)).dense(), verbose=0)
     assert results[0]["probability"] == pytest.approx(float(expected[0, 0]), abs=1e-4)
 
@@ -94,22 +92,17 @@ def test_clear_errors(run_predict, tmp_path, make_args, message):
         run_predict(*make_args(tmp_path))
 
 
-def test_vocabulary_and_model_out_of_step(run_predict, trained, tmp_path):
-    root, _, vocab = trained
-    (tmp_path / "vocab.json").write_text(json.dumps(vocab[:5]))
-    with pytest.raises(StageError, match="takes 28 words but .* has 5"):
-        run_predict("--vocab", str(tmp_path / "vocab.json"), "good")
-
-
-def test_a_vocabulary_that_is_not_json(run_predict, tmp_path):
-    (tmp_path / "vocab.json").write_text('{"terms": [')
-    with pytest.raises(StageError, match="vocab.json is not valid JSON"):
-        run_predict("--vocab", str(tmp_path / "vocab.json"), "good")
+def test_a_model_that_does_not_read_raw_text_is_refused(run_predict, trained, tmp_path):
+    """A model file of an older version of the pipeline: vectors in, not reviews."""
+    _, network, _ = trained
+    save_model(portable(network), tmp_path / "vectors.keras")
+    with pytest.raises(StageError, match="does not read raw text.*dvc repro --force train"):
+        run_predict("--model", str(tmp_path / "vectors.keras"), "good")
 
 
 def test_reads_a_review_with_an_ngram_tf_idf_vocabulary(run_predict, tmp_path, capsys):
-    """Word pairs and the training reviews' IDF weights, read back from vocab.json: the
-    probability is the model's own on the vector vectorize would have made."""
+    """Word pairs and the training reviews' IDF weights, inside the saved model: the
+    probability is the network's own on the vector vectorize would have made."""
     from conftest import make_review
     from stages.network import sparse_batches
     from stages.text import count_terms, inverse_document_frequency, weigh
@@ -122,13 +115,11 @@ def test_reads_a_review_with_an_ngram_tf_idf_vocabulary(run_predict, tmp_path, c
     vocab = Vocab(terms, 2, "tf_idf", inverse_document_frequency(counts))
     model = build_model(len(terms), TINY_PARAMS["train"])
     fit(model, weigh(counts, vocab), labels, TINY_PARAMS["train"], 10)
-    save_model(model, tmp_path / "model.keras")
-    (tmp_path / "vocab.json").write_text(json.dumps(vocab.to_json()))
+    save_model(text_model(model, vocab), tmp_path / "model.keras")
     capsys.readouterr()  # the fit's epochs
 
     review = "Great! Loved it. Great, great film.<br /><br />The end."
-    out = run_predict("--model", str(tmp_path / "model.keras"),
-                      "--vocab", str(tmp_path / "vocab.json"), "--json", review)
+    out = run_predict("--model", str(tmp_path / "model.keras"), "--json", review)
     results = json.loads(out)
     vectors = encode(token_ids([review]), vocab)
     assert any(" " in terms[j] for j in vectors.indices)  # a word pair of the vocabulary

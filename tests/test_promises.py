@@ -92,11 +92,12 @@ def project(tmp_path_factory):
 
 def scores(project) -> tuple[np.ndarray, np.ndarray, list[float]]:
     """The saved model's probabilities for test.npz, the labels, and model.evaluate's output."""
-    from stages.network import keras, sparse_batches
+    from stages.network import load_model, sparse_batches, vector_network
 
     vectors, labels = load_vectors(project.path / "data/vectors/test.npz")
-    model = keras.saving.load_model(project.path / "models/model.keras")
+    model, vectors = vector_network(load_model(project.path / "models/model.keras"), vectors, "")
     probabilities = model.predict(sparse_batches(vectors, None, 32), verbose=0)[:, 0]
+    model.compile(loss=project.params["train"]["loss"], metrics=["accuracy"])
     evaluated = model.evaluate(sparse_batches(vectors, labels, 32), verbose=0)
     return probabilities, labels, evaluated
 
@@ -211,16 +212,18 @@ def test_predict_prints_only_its_answer(project):
 
 @pytest.mark.parametrize("model, message", [
     ("junk", "cannot load the model"),
-    ("other size", "takes 20 words but data/vectors/test.npz has 28"),
+    ("other size", "the model knows 20 terms but data/vectors/test.npz has 28"),
 ], ids=["corrupt model", "input size mismatch"])
 def test_evaluate_rejects_a_bad_model_and_writes_nothing(project, tmp_path, model, message):
     path = tmp_path / "model.keras"
     if model == "junk":
         path.write_bytes(b"PK\x03\x04 not really a zip")
     else:
-        from stages.network import build_model, save_model
+        from stages.network import build_model, save_model, text_model
+        from stages.text import Vocab
 
-        save_model(build_model(20, project.params["train"]), path)
+        network = build_model(20, project.params["train"])
+        save_model(text_model(network, Vocab([f"word{i}" for i in range(20)])), path)
     result = subprocess.run([sys.executable, "-m", "stages.evaluate", str(path),
                              "models/history.json", "data/vectors/test.npz", str(tmp_path / "out")],
                             cwd=project.path, env=environment(), capture_output=True, text=True)
@@ -228,3 +231,17 @@ def test_evaluate_rejects_a_bad_model_and_writes_nothing(project, tmp_path, mode
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: ") and message in last
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("*"))
+
+
+def test_the_saved_model_reads_the_raw_test_reviews_as_evaluate_scored_them(project):
+    """models/model.keras on the raw test reviews (data/raw/test.npz) gives the
+    probabilities evaluate computed from the vectorize stage's vectors."""
+    from stages.common import load_arrays, unpack_reviews
+    from stages.network import load_model, tf
+
+    probabilities, _, _ = scores(project)
+    raw = load_arrays(project.path / "data/raw/test.npz", "text", "offsets")
+    reviews = unpack_reviews(raw["text"], raw["offsets"])
+    model = load_model(project.path / "models/model.keras")
+    from_text = model.predict(tf.constant(reviews), verbose=0)[:, 0]
+    np.testing.assert_allclose(from_text, probabilities, rtol=0, atol=1e-6)

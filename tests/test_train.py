@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from conftest import ROOT, TINY_PARAMS
-from stages.network import (SparseDense, build_model, fit, restore, save_model, sparse_batches,
-                            state)
+from stages.network import (SparseDense, build_model, fit, load_model, portable, restore,
+                            save_model, sparse_batches, state, vector_network)
 from stages.text import (Vocab, build_vocab, count_terms, encode, inverse_document_frequency,
                          save_vectors, token_ids, weigh)
 from stages import train
@@ -96,7 +96,7 @@ def test_sparse_first_layer_computes_what_dense_does_on_the_dense_rows(reviews, 
     # Random weights, biases included: no zero that could hide a term of the product.
     rng = np.random.default_rng(0)
     trained.set_weights([rng.normal(0, 0.3, w.shape) for w in trained.get_weights()])
-    save_model(trained, tmp_path / "model.keras")
+    save_model(portable(trained), tmp_path / "model.keras")
     saved = keras.saving.load_model(tmp_path / "model.keras")  # plain Keras: no custom layer
     assert [type(layer) for layer in saved.layers] == [keras.layers.Dense, keras.layers.Dropout,
                                                        keras.layers.Dense, keras.layers.Dropout,
@@ -161,22 +161,28 @@ def test_fit_stops_after_the_epoch_of_a_signal_tensorflow_swallowed(reviews, mon
 
 def run_train(tmp_path, monkeypatch, reviews, **changes):
     """train.main on tiny data (30 reviews to fit, 10 to validate); the saved model, the
-    history (a structured array, a column per metric) and the saved model's epochs."""
+    history (a structured array, a column per metric), the saved model's epochs, and the
+    saved model's network, compiled, with the validation vectors as it reads them."""
+    texts, _ = reviews
+    vocab = Vocab(build_vocab(token_ids(texts), 28))
+    (tmp_path / "vocab.json").write_text(json.dumps(vocab.to_json()))
     vectors, labels = tiny_data(reviews)
     save_vectors(tmp_path / "split/train.npz", vectors.take(np.arange(30)), labels[:30])
     save_vectors(tmp_path / "split/val.npz", vectors.take(np.arange(30, 40)), labels[30:])
     params = TINY_PARAMS["train"] | changes
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"train": params}))
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "argv", ["train", "split", "model.keras", "history.json"])
+    monkeypatch.setattr(sys, "argv", ["train", "split", "vocab.json", "model.keras",
+                                      "history.json"])
     train.main()
-    model = keras.saving.load_model(tmp_path / "model.keras")
+    model = load_model(tmp_path / "model.keras")
     trained = json.loads((tmp_path / "history.json").read_text())
     columns = trained["history"]
     history = np.rec.fromarrays([np.arange(1, len(columns["loss"]) + 1)] + list(columns.values()),
                                 names=["epoch", *columns])
-    val_batches = sparse_batches(vectors.take(np.arange(30, 40)), labels[30:], batch_size=16)
-    return model, history, trained["epochs"], val_batches
+    network, val = vector_network(model, vectors.take(np.arange(30, 40)), "val")
+    network.compile(loss=model.loss)
+    return model, history, trained["epochs"], (network, sparse_batches(val, labels[30:], 16))
 
 
 # A learning rate this high overshoots on the tiny data: val_loss turns up after a few epochs.
@@ -190,7 +196,8 @@ def test_early_stopping_saves_the_best_or_the_last_epoch(reviews, tmp_path, monk
                                             patience=1, restore_best_weights=restore)
     best = int(np.argmin(history["val_loss"])) + 1
     assert len(history) == best + 1 < 30  # stopped one epoch (the patience) after the best
-    saved_loss = model.evaluate(val, verbose=0)[0]
+    network, val_batches = val
+    saved_loss = network.evaluate(val_batches, verbose=0)
     epoch = best if restore else len(history)
     assert np.isclose(saved_loss, history["val_loss"][epoch - 1], rtol=1e-4)
     assert epochs == epoch
@@ -211,8 +218,8 @@ def test_early_stopping_refits_for_the_best_epoch(reviews, tmp_path, monkeypatch
     best = int(history["epoch"][np.argmin(history["val_loss"])])
     assert len(history) < 30 and epochs == best
     assert f"refit on all 40 training reviews for {best} epochs" in capsys.readouterr().out
-    assert int(model.optimizer.iterations) == 3 * best
-    assert model.input_shape == (None, 28)
+    assert int(model.optimizer.iterations) == 3 * best  # carried over into the saved model
+    assert model.layers[0].vocabulary_size() == 28 + 1  # the vocabulary, and the unknown
 
 
 def test_saving_a_model_twice_gives_the_same_bytes(reviews, tmp_path):
@@ -225,9 +232,9 @@ def test_saving_a_model_twice_gives_the_same_bytes(reviews, tmp_path):
     params = TINY_PARAMS["train"] | {"l2": 0.01, "dropout": 0.1}
     model = build_model(28, params)
     fit(model, vectors, labels, params, 2)
-    save_model(model, tmp_path / "one.keras")
+    save_model(portable(model), tmp_path / "one.keras")
     time.sleep(1.1)  # into another second: a save time would show
-    save_model(model, tmp_path / "two.keras")
+    save_model(portable(model), tmp_path / "two.keras")
     assert (tmp_path / "one.keras").read_bytes() == (tmp_path / "two.keras").read_bytes()
     with zipfile.ZipFile(tmp_path / "one.keras") as archive:
         assert archive.namelist() == sorted(archive.namelist())

@@ -1,0 +1,140 @@
+"""The saved model reads raw text: the vectorize stage's encoding as its first layer.
+
+Its probabilities must be those of the network on the vectorize stage's vectors, for
+every mode and n-gram length, on reviews that exercise each step of the tokenizer; it
+must load with one import, and export to a SavedModel that TensorFlow alone can serve.
+(That train saves it to the same bytes on every run is test_robustness's to check.)"""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, TINY_PARAMS
+from stages.network import (build_model, keras, load_model, save_model, sparse_batches, text_model,
+                            tf, vector_network)
+from stages.text import (Vocab, build_vocab, count_terms, inverse_document_frequency, token_ids,
+                         weigh)
+
+# Each line exercises one step of the tokenizer; the vocabulary comes from them, so a step
+# done otherwise would give another vector, and another probability.
+TRAINING = [
+    "A great film! Great, GREAT acting; truly great.",          # case, punctuation
+    "I don't like it, but I didn't hate it: it's fine.",       # apostrophes stay in words
+    "Boring.<br /><br />Utterly boring.<br />The end",          # <br /> becomes the word br
+    "Ça commence bien. L'ÉTÉ était naïve, très naïve.",         # non-ASCII letters, lowercased
+    "İstanbul ΑΣ σ ÆØÅ Straße",                                  # Unicode's own case rules
+    "not bad. not good, not bad at all (not good)",              # n-grams across punctuation
+    "tabs\tand\nnewlines\rand\x0bvertical\x0cfeeds",            # ASCII whitespace, all of it
+    "x-ray x_ray x/ray x.ray x@ray x#ray x$ray x%ray",           # every filtered character...
+    "x&ray x*ray x+ray x=ray x?ray x[ray]x{ray}x|ray x~ray x^ray x`ray x\\ray",
+    "é — “quoted” ¡Genial! 100% 3.5/5",                          # ...and some that are not
+]
+TEST = TRAINING + [
+    "",                                # empty
+    "   ",                             # blank
+    "!!! ... ???",                     # punctuation only
+    "unheard-of words only: zyxw vutsr",  # out of the vocabulary
+    "great not bad don't br naïve",    # known words, in new order: new n-grams
+]
+
+
+def random_network(num_words: int, seed: int) -> keras.Sequential:
+    """The notebook's network with random weights, biases included: no zero hides a term."""
+    network = build_model(num_words, TINY_PARAMS["train"])
+    rng = np.random.default_rng(seed)
+    network.set_weights([rng.normal(0, 0.5, w.shape) for w in network.get_weights()])
+    return network
+
+
+def vocabulary(mode: str, ngrams: int) -> Vocab:
+    tokens = token_ids(TRAINING)
+    terms = build_vocab(tokens, 10_000, ngrams)
+    idf = inverse_document_frequency(count_terms(tokens, terms, ngrams))
+    return Vocab(terms, ngrams, mode, idf if mode == "tf_idf" else None)
+
+
+def as_evaluate_scores(model: keras.Sequential, vocab: Vocab, texts: list[str]) -> np.ndarray:
+    """What evaluate computes: the model's network on the vectorize stage's vectors."""
+    vectors = weigh(count_terms(token_ids(texts), vocab.terms, vocab.ngrams), vocab)
+    network, vectors = vector_network(model, vectors, "the test reviews")
+    return network.predict(sparse_batches(vectors, None, 8), verbose=0)[:, 0]
+
+
+@pytest.mark.parametrize("ngrams", [1, 2, 3])
+@pytest.mark.parametrize("mode", ["multi_hot", "count", "tf_idf"])
+def test_raw_text_in_gives_the_pipelines_probabilities(mode, ngrams, tmp_path):
+    vocab = vocabulary(mode, ngrams)
+    save_model(text_model(random_network(len(vocab.terms), seed=ngrams), vocab),
+               tmp_path / "model.keras")
+    model = load_model(tmp_path / "model.keras")
+    from_text = model.predict(tf.constant(TEST), verbose=0)[:, 0]
+    expected = as_evaluate_scores(model, vocab, TEST)
+    np.testing.assert_allclose(from_text, expected, rtol=0, atol=1e-6)
+    assert np.ptp(expected) > 0.1  # the reviews score differently: the test can tell
+
+
+def test_a_tokenizer_that_strips_punctuation_would_be_caught(tmp_path):
+    """The control: Keras's default standardisation (punctuation deleted, apostrophes too)
+    gives other probabilities on the same reviews, by far more than the tolerance."""
+    vocab = vocabulary("multi_hot", 2)
+    model = text_model(random_network(len(vocab.terms), seed=0), vocab)
+    default = keras.layers.TextVectorization(output_mode="multi_hot", ngrams=2, sparse=True,
+                                             vocabulary=vocab.terms)
+    network, _ = vector_network(model, weigh(count_terms(token_ids([""]), vocab.terms, 2),
+                                             vocab), "")
+    stripped = network.predict(default(tf.constant(TEST)), verbose=0)[:, 0]
+    assert np.abs(stripped - as_evaluate_scores(model, vocab, TEST)).max() > 1e-3
+
+
+REVIEWS = ["A wonderful, moving film.", "Dull, and the worst acting I have seen."]
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("saved")
+    vocab = vocabulary("count", 2)
+    model = text_model(random_network(len(vocab.terms), seed=7), vocab)
+    save_model(model, folder / "model.keras")
+    expected = model.predict(tf.constant(REVIEWS), verbose=0)[:, 0]
+    return folder, expected
+
+
+def outside_the_project(code: str, cwd) -> subprocess.CompletedProcess:
+    """Python without this project on its path (-I: no PYTHONPATH, no current folder)."""
+    return subprocess.run([sys.executable, "-I", "-c", code], cwd=cwd, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_it_loads_with_keras_and_one_import(saved):
+    folder, expected = saved
+    code = f"""
+import sys
+sys.path.insert(0, {str(ROOT)!r})  # for the one import: stages.vectorizer
+import stages.vectorizer
+import keras
+model = keras.saving.load_model("model.keras")
+print(model.predict(keras.ops.convert_to_tensor({REVIEWS!r}), verbose=0)[:, 0].tolist())
+assert "stages.network" not in sys.modules
+"""
+    result = outside_the_project(code, folder)
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_allclose(eval(result.stdout.strip().splitlines()[-1]), expected, atol=1e-6)
+    without = outside_the_project(code.replace("import stages.vectorizer\n", ""), folder)
+    assert without.returncode != 0 and "standardize" in without.stderr
+
+
+def test_the_serving_export_needs_tensorflow_alone(saved):
+    folder, expected = saved
+    load_model(folder / "model.keras").export(str(folder / "serving"), verbose=False)
+    code = f"""
+import importlib.util
+assert importlib.util.find_spec("stages") is None, "the project is importable"
+import tensorflow as tf
+served = tf.saved_model.load("serving")
+print(served.serve(tf.constant({REVIEWS!r}))[:, 0].numpy().tolist())
+"""
+    result = outside_the_project(code, folder)
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_allclose(eval(result.stdout.strip().splitlines()[-1]), expected, atol=1e-6)
