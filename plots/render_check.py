@@ -25,6 +25,10 @@ CHROMIUM = [BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--disable-q
             "--disable-sync", "--hide-scrollbars", "--virtual-time-budget=15000"]
 
 
+class CannotCheck(Exception):
+    """Something the check needs is missing: one line says what."""
+
+
 def drawn_marks(dom: str) -> dict[str, Counter]:
     """For each Vega plot of the page, the data marks it drew with real geometry, by
     kind: a line per series, a rect per cell, a symbol per point."""
@@ -40,15 +44,20 @@ def drawn_marks(dom: str) -> dict[str, Counter]:
 def render(project: Path, screenshot: Path) -> dict[str, Counter]:
     """Marks per Vega plot of `dvc plots show` in `project`; also writes `screenshot`."""
     if not shutil.which(BROWSER):
-        raise RuntimeError(f"{BROWSER} is not installed (Debian: apt-get install chromium)")
+        raise CannotCheck(f"{BROWSER} is not installed: install Chromium (Debian: apt-get "
+                          "install chromium; macOS: brew install --cask chromium), or set "
+                          "CHROMIUM to a Chrome or Chromium you have")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "plots"
-        subprocess.run([sys.executable, "-m", "dvc", "plots", "show", "-o", str(out)],
-                       cwd=project, check=True, capture_output=True)
+        shown = subprocess.run([sys.executable, "-m", "dvc", "plots", "show", "-o", str(out)],
+                               cwd=project, capture_output=True, text=True)
+        if shown.returncode != 0 or not (out / "index.html").is_file():
+            raise CannotCheck("`dvc plots show` failed: "
+                              + (shown.stderr.strip().splitlines() or ["no page written"])[-1])
         page = (out / "index.html").as_uri()
         if re.search(r'<script src="https?:', (out / "index.html").read_text()):
-            raise RuntimeError("the page loads scripts from the internet: run "
-                               "plots/offline_template.py first")
+            raise CannotCheck("the page loads scripts from the internet: run "
+                              "`make setup` (plots/offline_template.py) first")
         profile = ["--user-data-dir=" + str(Path(tmp) / "profile")]
         dom = subprocess.run(CHROMIUM + profile + ["--dump-dom", page], capture_output=True,
                              text=True, check=True, timeout=120).stdout
@@ -63,7 +72,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--screenshot", type=Path, default=Path("reports/plots.png"))
     args = parser.parse_args()
-    marks = render(Path.cwd(), args.screenshot)
+    try:
+        marks = render(Path.cwd(), args.screenshot)
+    except CannotCheck as error:
+        sys.exit(f"error: {error}")
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
+        sys.exit(f"error: {error.cmd[0]} failed to draw the page ({error})")
     for name, kinds in marks.items():
         print(f"{name}: " + (", ".join(f"{n} {kind}" for kind, n in kinds.items()) or "nothing"))
     if marks.get(LEARNING_CURVES, Counter())["line"] < 4:

@@ -66,10 +66,15 @@ def raise_if_stopped() -> None:
 
 # --- params -----------------------------------------------------------------
 
+REQUIRED = object()
+
+
 class Param(NamedTuple):
-    """One key of a params block: a check and the words that describe it."""
+    """One key of a params block: a check, the words that describe it and, for a key
+    params.yaml may leave out, its default."""
     check: Callable[[Any], bool]
     allowed: str
+    default: Any = REQUIRED
 
 
 def integer(low: int, high: float = float("inf")) -> Param:
@@ -90,6 +95,23 @@ def number(low: float, high: float, *, low_open=False, high_open=False) -> Param
 
 def choice(*values) -> Param:
     return Param(lambda v: v in values, "one of " + ", ".join(map(repr, values)))
+
+
+def text(default: Any = REQUIRED) -> Param:
+    return Param(lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string", default)
+
+
+def labels_list(default: list) -> Param:
+    """Label values as written in the data; YAML's 1 and "1" both match a "1" there."""
+    ok = lambda v: (isinstance(v, list) and v != [] and all(
+        isinstance(u, (str, int)) and not isinstance(u, bool) and str(u).strip() for u in v))
+    return Param(ok, "a non-empty list of label values, e.g. [positive] or [4, 5]", default)
+
+
+def count_or_fraction() -> Param:
+    ok = lambda v: (integer(1).check(v) or
+                    (isinstance(v, float) and number(0, 1, low_open=True, high_open=True).check(v)))
+    return Param(ok, "a count (an integer >= 1) or a fraction between 0 and 1, e.g. 0.2")
 
 
 def boolean() -> Param:
@@ -122,7 +144,11 @@ def load_params(block: str, schema: dict[str, Param], path: Path = PARAMS_FILE) 
             raise StageError(f"unknown param '{block}.{key}' in {path}"
                              + (f": did you mean '{block}.{hint[0]}'?" if hint else
                                 "; allowed keys: " + ", ".join(schema)))
+    values = dict(values)
     for key, param in schema.items():
+        if key not in values and param.default is not REQUIRED:
+            values[key] = param.default
+            continue
         if key not in values:
             raise StageError(f"param '{block}.{key}' is missing from {path}: "
                              f"set it to {param.allowed}")
@@ -219,6 +245,37 @@ def pack_reviews(reviews: list[str]) -> tuple[np.ndarray, np.ndarray]:
 def unpack_reviews(text: np.ndarray, offsets: np.ndarray) -> list[str]:
     blob = text.tobytes()
     return [blob[a:b].decode("utf-8") for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
+
+
+def stratified_split(labels: np.ndarray, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices (rest, held out), each in shuffled order: `size` rows held out, with the
+    same share of positive labels as all the rows, to within one row."""
+    order = np.random.default_rng(seed).permutation(len(labels))
+    positives = order[labels[order] == 1]
+    negatives = order[labels[order] == 0]
+    held_positives = round(size * len(positives) / len(labels))
+    held = np.zeros(len(labels), dtype=bool)
+    held[positives[:held_positives]] = True
+    held[negatives[:size - held_positives]] = True
+    return order[~held[order]], order[held[order]]
+
+
+def held_out_count(size: int | float, rows: int, param: str, what: str) -> int:
+    """A count or fraction param as a number of rows, leaving at least one on each side."""
+    count = size if isinstance(size, int) else round(size * rows)
+    if not 0 < count < rows:
+        raise StageError(f"{param}={size} {'is' if isinstance(size, int) else 'gives'} "
+                         f"{count} of the {rows} {what}; it must leave at least one on each "
+                         f"side: set it to a count between 1 and {rows - 1}, or a fraction "
+                         "such as 0.2")
+    return count
+
+
+def balance(labels: np.ndarray) -> str:
+    """The class balance, as load and evaluate print it."""
+    positives = int(labels.sum())
+    return (f"{len(labels) - positives} negative, {positives} positive "
+            f"({positives / max(len(labels), 1):.1%} positive)")
 
 
 def check_labels(labels: np.ndarray, where: str) -> None:

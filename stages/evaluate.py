@@ -1,8 +1,9 @@
 """Evaluate: the saved model on the test reviews, and the reports of its training.
 
 Writes every report that is kept in git, for `dvc metrics diff` and `dvc plots diff`:
-- of the test reviews: `metrics.json` (loss, accuracy, precision, recall, F1, ROC
-  AUC, number of reviews), `roc.json` (the ROC curve), `predictions.csv` (actual
+- of the test reviews: `metrics.json` (loss, accuracy, precision, recall, F1,
+  the negative class's recall, balanced accuracy, the accuracy of always guessing
+  the larger class, ROC AUC, number of reviews), `roc.json` (the ROC curve), `predictions.csv` (actual
   and predicted label of every review, for DVC's confusion-matrix template) and
   two PNGs, the confusion matrix and the ROC curve;
 - of the training, from train's history: `history.csv` (the learning curves),
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from stages import figures
-from stages.common import (StageError, integer, load_params, number, run, write_bytes, write_csv,
+from stages.common import (StageError, balance, integer, load_params, number, run, write_bytes, write_csv,
                            write_json)
 from stages.text import load_vectors
 
@@ -54,14 +55,23 @@ def roc_curve(labels: np.ndarray, scores: np.ndarray, points: int = ROC_POINTS) 
 
 
 def classification_metrics(labels: np.ndarray, predicted: np.ndarray) -> dict:
+    """Precision, recall and F1 of the positive class; `recall_negative` is the negative
+    class's recall, `balanced_accuracy` the mean of the two recalls, and
+    `majority_accuracy` what always guessing the larger class would score: on
+    imbalanced data, the accuracy a model has to beat."""
     tp = int(((predicted == 1) & (labels == 1)).sum())
     fp = int(((predicted == 1) & (labels == 0)).sum())
     fn = int(((predicted == 0) & (labels == 1)).sum())
+    tn = int(((predicted == 0) & (labels == 0)).sum())
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
+    recall_negative = tn / (tn + fp) if tn + fp else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {"accuracy": float((predicted == labels).mean()),
-            "precision": precision, "recall": recall, "f1": f1}
+            "precision": precision, "recall": recall, "f1": f1,
+            "recall_negative": recall_negative,
+            "balanced_accuracy": (recall + recall_negative) / 2,
+            "majority_accuracy": float(max(labels.mean(), 1 - labels.mean()))}
 
 
 def load_history(path: Path) -> dict:
@@ -130,6 +140,9 @@ def main() -> None:
         })
         for name, png in drawn.items():
             write_bytes(args.reports / "figures" / f"{name}.png", png.result())
+    larger = "positive" if labels.mean() > 0.5 else "negative"
+    print(f"test: {len(labels)} reviews, {balance(labels)}; always guessing {larger} "
+          f"would score {metrics['majority_accuracy']}")
     print("test " + ", ".join(f"{name} {value}" for name, value in metrics.items()))
 
 

@@ -2,7 +2,8 @@
 
     python -m stages.get_data [--url URL]
 
-Not a stage: it gets the pipeline's input, in the first way that works:
+Not a stage: it gets the pipeline's input, in the first way that works (for a
+`csv` or `folder` source of your own, only 1 and 3, for `load.path` and `load.test_path`):
 1. The file is there already (copied by hand): `dvc add` records it and puts it in
    DVC's cache, so that `dvc push` shares it and experiments in temporary
    workspaces find it. The same archive as the committed `.dvc` file changes
@@ -45,6 +46,17 @@ def record(path: Path) -> None:
           + (f"; {path}.dvc now records this copy: commit it" if changed else ""))
 
 
+def get_own(path: Path) -> None:
+    """Your own data (a csv or folder source): recorded if it is there, else pulled."""
+    if path.exists():
+        record(path)
+    elif Path(f"{path}.dvc").is_file() and dvc("pull", "--quiet", f"{path}.dvc", quiet=True):
+        print(f"{path} pulled from the DVC remote")
+    else:
+        raise StageError(f"{path} not found: put your data there (README: \"Your own data\") "
+                         "or set load.path and load.test_path to where it is")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default=os.environ.get("IMDB_ARCHIVE_URL", OFFICIAL_URL),
@@ -55,6 +67,10 @@ def main() -> None:
         print("load.source is keras: Keras downloads its own copy, nothing to get")
         return
     path = Path(params["path"])
+    if params["source"] != "aclimdb":
+        for own in dict.fromkeys((path, Path(params["test_path"]))):
+            get_own(own)
+        return
 
     if not path.exists() and params["source"] == "aclimdb":
         for name in ARCHIVES:
@@ -68,9 +84,6 @@ def main() -> None:
     if Path(f"{path}.dvc").is_file() and dvc("pull", "--quiet", f"{path}.dvc", quiet=True):
         print(f"{path} pulled from the DVC remote")
         return
-    if params["source"] == "folder":
-        raise StageError(f"{path} not found: put your reviews there (train|test/pos|neg/*.txt) "
-                         "or set load.path to where they are")
 
     print(f"downloading {args.url}")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,38 +1,71 @@
 """Load: read the labelled reviews and write them, with their labels, as arrays.
 
 Writes `train.npz` and `test.npz` (reviews as UTF-8 bytes + offsets, labels
-0 = negative, 1 = positive), ordered by label, then by review id, so the
-bytes are the same whichever copy of the dataset was read.
+0 = negative, 1 = positive), ordered by label, then by where each review was
+in the data, so the bytes are the same whichever copy of the dataset was read.
 
 Sources (`load.source`), read from `load.path`, a DVC-tracked input:
 - `aclimdb` (default): the IMDB reviews of Maas et al. (2011), as the official
   `aclImdb_v1.tar.gz`, the train/test-only `aclImdb_train_test.tar.gz`, or
   either extracted (the `aclImdb/` folder). Each is checked against the
   dataset's published checksums; `python -m stages.get_data` puts one in place.
-- `folder`: reviews of your own in the same layout, `train|test/pos|neg/*.txt`;
-  not checked against anything but DVC's record of them.
+- `csv`: a CSV or TSV file with a header row; `text_column` and `label_column`
+  name its columns, `positive` and `negative` list the label values of each
+  class, and rows with any other label are dropped (or, with
+  `other_labels: error`, refused).
+- `folder`: your own texts, `train|test/<label>/*.txt` (the aclImdb layout) or
+  `<label>/*.txt`, the folder names read as labels like a CSV's.
 - `keras`: `keras.datasets.imdb.load_data()`, the notebook's way; its word
   indices are turned back into (already tokenised) text. `path` is not read.
+
+The test reviews come from `test_path`. When it is `path` itself, they are the
+dataset's own (aclImdb's test/), or, for data with no test part, a seeded,
+stratified `test_size` fraction of it.
 """
 
 import argparse
+import codecs
+import csv
 import gzip
 import hashlib
 import io
 import re
 import tarfile
 import zlib
+from collections import Counter
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
-from stages.common import (Param, StageError, check_labels, choice, load_params, pack_reviews,
-                           run, save_arrays)
+from stages.common import (Param, StageError, balance, check_labels, choice, integer,
+                           held_out_count, labels_list, load_params, number, pack_reviews, run, save_arrays,
+                           stratified_split, text)
+
+
+def known_encoding(name) -> bool:
+    try:
+        return isinstance(name, str) and codecs.lookup(name) is not None
+    except LookupError:
+        return False
+
 
 SCHEMA = {
-    "source": choice("aclimdb", "folder", "keras"),
-    "path": Param(lambda v: isinstance(v, str) and v.strip() != "",
-                  "a file or folder, relative to the repository"),
+    "source": choice("aclimdb", "csv", "folder", "keras"),
+    "path": Param(text().check, "a file or folder, relative to the repository"),
+    "test_path": Param(text().check, "the test file or folder, or the same as load.path"),
+    # Only for csv and folder sources; params.yaml may leave them out.
+    "test_size": number(0, 1, low_open=True, high_open=True)._replace(default=0.2),
+    "seed": integer(0)._replace(default=42),
+    "text_column": text("text"),
+    "label_column": text("label"),
+    "positive": labels_list(["pos"]),
+    "negative": labels_list(["neg"]),
+    "other_labels": choice("drop", "error")._replace(default="drop"),
+    "encoding": Param(known_encoding, "a Python codec name, e.g. utf-8, cp1252, latin-1",
+                      "utf-8"),
+    "delimiter": Param(lambda v: v is None or (isinstance(v, str) and len(v) == 1),
+                       "null (from the suffix: .csv comma, .tsv tab) or one character", None),
 }
 
 ARCHIVES = {  # the IMDB archives' sha256
@@ -173,17 +206,211 @@ def load_keras() -> dict[str, tuple[list[str], np.ndarray]]:
             "test": ([to_text(s) for s in x_test], np.asarray(y_test, dtype=np.uint8))}
 
 
+# --- your own data: csv and folder ---------------------------------------------------
+
+class Labelled(NamedTuple):
+    """Texts as the data has them: each with its label value and where it was."""
+    labels: list[str]
+    texts: list[str]
+    places: list[str]
+
+
+def natural(name: str) -> list:
+    """Sort key that puts 9.txt before 10.txt."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def bad_line(path: Path, encoding: str) -> str:
+    """`, line N` of the first line of `path` not valid in `encoding` (when lines can tell)."""
+    with open(path, "rb") as file:
+        for number, line in enumerate(file, 1):
+            try:
+                line.decode(encoding)
+            except UnicodeDecodeError:
+                return f", line {number},"
+    return ""
+
+
+def read_csv(path: Path, params: dict) -> Labelled:
+    """The label and text of every row of a CSV or TSV file with a header row."""
+    delimiter = params["delimiter"] or {".csv": ",", ".tsv": "\t"}.get(path.suffix.lower())
+    if delimiter is None:
+        raise StageError(f"{path}: a .csv or .tsv file was expected; name it so, or set "
+                         "load.delimiter to the character between its fields")
+    # utf-8-sig reads UTF-8 and drops the byte-order mark spreadsheets put first.
+    encoding = "utf-8-sig" if codecs.lookup(params["encoding"]).name == "utf-8" else params["encoding"]
+    csv.field_size_limit(2 ** 31 - 1)  # texts longer than csv's default 128 KB
+    out = Labelled([], [], [])
+    try:
+        with open(path, newline="", encoding=encoding) as file:
+            reader = csv.reader(file, delimiter=delimiter)
+            header = next(reader, None)
+            if header is None:
+                raise StageError(f"{path} is empty: it needs a header row naming its columns, "
+                                 "then one row per text")
+            columns = [name.strip() for name in header]
+            for key in ("text_column", "label_column"):
+                if params[key] not in columns:
+                    raise StageError(
+                        f"{path} has no column {params[key]!r} (load.{key}); its columns are "
+                        + ", ".join(map(repr, columns)) + f": set load.{key} to one of them")
+            text_at, label_at = columns.index(params["text_column"]), columns.index(params["label_column"])
+            line = reader.line_num + 1  # where the next row starts
+            for row in reader:
+                if row and len(row) != len(columns):
+                    raise StageError(
+                        f"{path}, line {line}: {len(row)} fields, but the header has "
+                        f"{len(columns)}; a field with {delimiter!r}, a quote or a line break "
+                        'in it must be in double quotes ("like, this")')
+                if row:  # not a blank line
+                    out.labels.append(row[label_at].strip())
+                    out.texts.append(row[text_at])
+                    out.places.append(f"{path}, line {line}")
+                line = reader.line_num + 1
+    except UnicodeDecodeError as error:
+        raise StageError(f"{path}{bad_line(path, encoding)} is not valid {params['encoding']} "
+                         f"text ({error.reason}): set load.encoding to the file's encoding "
+                         "(cp1252 and latin-1 are common for spreadsheets' exports)")
+    except csv.Error as error:
+        raise StageError(f"{path}, line {reader.line_num}: {error}")
+    if not out.texts:
+        raise StageError(f"{path} has a header row but no rows of data")
+    return out
+
+
+def read_folder(folder: Path, params: dict) -> dict[str | None, Labelled]:
+    """The texts of `<label>/*.txt`, or of `train/<label>/*.txt` and `test/…` by part.
+    With `other_labels: drop`, files of other labels (aclImdb's unsup/) are counted, not read."""
+    known = {str(value).strip() for value in params["positive"] + params["negative"]}
+    parts = ({"train": folder / "train", "test": folder / "test"} if (folder / "train").is_dir()
+             else {None: folder})
+    out = {}
+    for part, root in parts.items():
+        labelled = out[part] = Labelled([], [], [])
+        files = sorted(root.glob("*/*.txt"), key=lambda f: (f.parent.name, natural(f.name)))
+        if not files:
+            raise StageError(f"{root}/ has no .txt files in folders named by label "
+                             f"({root}/pos/1.txt, {root}/neg/2.txt, …)")
+        for file in files:
+            labelled.labels.append(file.parent.name)
+            labelled.places.append(str(file))
+            if file.parent.name not in known and params["other_labels"] == "drop":
+                labelled.texts.append("")
+                continue
+            try:
+                labelled.texts.append(file.read_text(encoding=params["encoding"]))
+            except UnicodeDecodeError as error:
+                raise StageError(f"{file} is not valid {params['encoding']} text "
+                                 f"({error.reason}): set load.encoding to the files' encoding")
+    return out
+
+
+def classes(data: Labelled, params: dict, source: Path) -> tuple[list[str], np.ndarray]:
+    """The texts whose label is positive or negative, and their labels as 0/1."""
+    positive = {str(value).strip() for value in params["positive"]}
+    negative = {str(value).strip() for value in params["negative"]}
+    if positive & negative:
+        raise StageError(f"{sorted(positive & negative)} are in both load.positive and "
+                         "load.negative: give each label value one class")
+    found = Counter(data.labels)
+    others = {label: n for label, n in found.most_common() if label not in positive | negative}
+    if others and params["other_labels"] == "error":
+        first = {label: data.places[data.labels.index(label)] for label in others}
+        raise StageError(
+            f"{source}: {sum(others.values())} texts have labels in neither load.positive "
+            "nor load.negative: " + ", ".join(f"{label!r} ({n}, first at {first[label]})"
+                                              for label, n in list(others.items())[:5])
+            + "; add each value to one of those lists, or set load.other_labels: drop")
+    if others:
+        print(f"{source}: dropped {sum(others.values())} texts labelled neither positive nor "
+              "negative: " + ", ".join(f"{label!r} {n}" for label, n in list(others.items())[:10]))
+    kept = [i for i, label in enumerate(data.labels) if label in positive | negative]
+    empty = [data.places[i] for i in kept if not data.texts[i].strip()]
+    if empty:
+        raise StageError(f"{len(empty)} texts are empty ({'; '.join(empty[:3])}"
+                         f"{'; …' if len(empty) > 3 else ''}): remove them or give them text")
+    labels = np.array([data.labels[i] in positive for i in kept], dtype=np.uint8)
+    if len(np.unique(labels)) < 2:
+        missing = "negative" if labels.all() else "positive"
+        raise StageError(
+            f"{source}: no {missing} texts; the labels found are "
+            + ", ".join(f"{label!r} ({n})" for label, n in found.most_common(10))
+            + f": a sentiment model needs both classes; check load.{missing}")
+    return [data.texts[i] for i in kept], labels
+
+
+def in_order(texts: list[str], labels: np.ndarray, rows) -> tuple[list[str], np.ndarray]:
+    """These rows, by label, then in the order the data has them."""
+    rows = np.sort(np.asarray(rows, dtype=np.int64))
+    rows = rows[np.argsort(labels[rows], kind="stable")]
+    return [texts[i] for i in rows], labels[rows]
+
+
+def load_own(params: dict) -> dict[str, tuple[list[str], np.ndarray]]:
+    """The train and test texts of a csv or folder source."""
+    path, test_path = Path(params["path"]), Path(params["test_path"])
+    for where in dict.fromkeys((path, test_path)):
+        if not where.exists():
+            raise StageError(f"{where} not found: put your data there and `dvc add {where}`, "
+                             "or set load.path and load.test_path to where it is")
+    print(f"reading {path}" + (f" and {test_path}" if test_path != path else ""))
+    known = {str(value).strip() for value in params["positive"] + params["negative"]}
+
+    def read(where: Path) -> dict[str | None, Labelled]:
+        if params["source"] == "csv":
+            if where.is_dir():
+                raise StageError(f"{where} is a folder; for texts in folders set load.source: folder")
+            return {None: read_csv(where, params)}
+        if not where.is_dir():
+            raise StageError(f"{where} is not a folder; for a CSV file set load.source: csv")
+        return read_folder(where, params)
+
+    data = read(path)
+    if test_path != path:
+        if set(data) != {None}:
+            raise StageError(f"{path} has its own train/ and test/; set load.test_path "
+                             "to load.path, or point load.path at its train/ folder")
+        test = read(test_path)
+        if set(test) != {None}:
+            raise StageError(f"{test_path} has train/ and test/ folders; set load.test_path "
+                             "to its test/ folder")
+        unknown = set(test[None].labels) - set(data[None].labels) - known
+        if unknown:
+            raise StageError(
+                f"{test_path}'s labels differ from {path}'s: it has "
+                + ", ".join(map(repr, sorted(unknown)[:5])) + ", which the training data "
+                "has not (" + ", ".join(map(repr, sorted(set(data[None].labels))[:5]))
+                + "); give both files the same label values")
+        data = {"train": data[None], "test": test[None]}
+    if set(data) == {"train", "test"}:
+        splits = {part: classes(data[part], params, path if part == "train" else test_path)
+                  for part in ("train", "test")}
+        return {part: in_order(texts, labels, range(len(texts)))
+                for part, (texts, labels) in splits.items()}
+    texts, labels = classes(data[None], params, path)
+    held = held_out_count(params["test_size"], len(texts), "load.test_size", "labelled texts")
+    train_rows, test_rows = stratified_split(labels, held, params["seed"])
+    return {"train": in_order(texts, labels, train_rows), "test": in_order(texts, labels, test_rows)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("path", type=Path, help="the dataset: an archive or a folder")
+    parser.add_argument("path", type=Path, help="the dataset: an archive, a folder or a CSV/TSV")
+    parser.add_argument("test_path", type=Path, help="the test set, or the same as path")
     parser.add_argument("out", type=Path, help="folder for train.npz and test.npz")
     args = parser.parse_args()
     params = load_params("load", SCHEMA)
+    params.update(path=str(args.path), test_path=str(args.test_path))
 
+    if params["source"] in ("aclimdb", "keras") and args.test_path != args.path:
+        raise StageError(f"load.source {params['source']} brings its own test reviews: "
+                         "set load.test_path to the same value as load.path")
     if params["source"] == "keras":
         splits = load_keras()
+    elif params["source"] == "aclimdb":
+        splits = load_reviews(args.path, check=True)
     else:
-        splits = load_reviews(args.path, check=params["source"] == "aclimdb")
+        splits = load_own(params)
     for split, (reviews, labels) in splits.items():
         if not reviews:
             raise StageError(f"the {params['source']} source has no {split} reviews")
@@ -194,7 +421,7 @@ def main() -> None:
     for split, (reviews, labels) in splits.items():
         text, offsets = pack_reviews(reviews)
         save_arrays(args.out / f"{split}.npz", text=text, offsets=offsets, labels=labels)
-        print(f"{split}: {len(reviews)} reviews, {labels.mean():.1%} positive")
+        print(f"{split}: {len(reviews)} reviews, {balance(labels)}")
 
 
 if __name__ == "__main__":

@@ -11,25 +11,19 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.common import StageError, check_labels, integer, load_params, run
+from stages.common import (balance, check_labels, count_or_fraction, held_out_count, integer,
+                           load_params, run, stratified_split)
 from stages.text import load_vectors, save_vectors
 
-SCHEMA = {"val_size": integer(1), "seed": integer(0)}
+SCHEMA = {"val_size": count_or_fraction(), "seed": integer(0)}
 
 
-def split_indices(labels: np.ndarray, val_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row indices (train, validation), each in shuffled order."""
-    if not 0 < val_size < len(labels):
-        raise StageError(f"split.val_size={val_size} must be between 1 and "
-                         f"{len(labels) - 1}: there are {len(labels)} training reviews")
-    order = np.random.default_rng(seed).permutation(len(labels))
-    positives = order[labels[order] == 1]
-    negatives = order[labels[order] == 0]
-    val_positives = round(val_size * len(positives) / len(labels))
-    in_val = np.zeros(len(labels), dtype=bool)
-    in_val[positives[:val_positives]] = True
-    in_val[negatives[:val_size - val_positives]] = True
-    return order[~in_val[order]], order[in_val[order]]
+def split_indices(labels: np.ndarray, val_size: int | float,
+                  seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices (train, validation), each in shuffled order; `val_size` is a count of
+    reviews or a fraction of them."""
+    count = held_out_count(val_size, len(labels), "split.val_size", "training reviews")
+    return stratified_split(labels, count, seed)
 
 
 def main() -> None:
@@ -46,7 +40,7 @@ def main() -> None:
         check_labels(labels[rows], f"the {name} part of the split")
     for name, rows in (("train", train_rows), ("val", val_rows)):
         save_vectors(args.out / f"{name}.npz", vectors.take(rows), labels[rows])
-        print(f"{name}: {len(rows)} reviews, {labels[rows].mean():.1%} positive")
+        print(f"{name}: {len(rows)} reviews, {balance(labels[rows])}")
 
 
 if __name__ == "__main__":

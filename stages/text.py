@@ -5,7 +5,11 @@ exactly as the training reviews were. NumPy only: no TensorFlow import here.
 """
 
 import json
+import re
+import sys
+import unicodedata
 from dataclasses import dataclass
+from functools import cache
 from itertools import chain, count
 from pathlib import Path
 
@@ -18,14 +22,68 @@ FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 _TO_SPACES = bytes.maketrans(FILTERS.encode(), b" " * len(FILTERS))
 
 
-def tokenize(review: str) -> list[bytes]:
-    """Lowercase, punctuation to spaces, split on (ASCII) whitespace.
+STANDARDIZE = ("keras", "unicode")
 
-    The tokens are UTF-8 bytes: `bytes.translate` and `bytes.split` are about
-    four times faster than their `str` forms, and every filtered character is
-    ASCII, so no multi-byte character is cut.
+# `unicode`: HTML tags and character references, dropped before anything else.
+APOSTROPHE = "\u2019"  # typographic, read as "'": "don’t" is "don't"
+MARKUP = r"</?[a-z][^<>]*>|&(?:#[0-9]+|#x[0-9a-f]+|[a-z][a-z0-9]*);"
+# Scripts written without spaces between words (Chinese, Japanese kana and kanji):
+# each character is a token of its own; `vectorize.ngrams: 2` adds character pairs.
+UNSPACED = [(0x3040, 0x30FF), (0x31F0, 0x31FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF),
+            (0xF900, 0xFAFF), (0x20000, 0x3134F)]
+
+
+@cache
+def separators() -> list[tuple[int, int]]:
+    """Code point ranges that `unicode` turns into spaces: every punctuation mark, symbol,
+    separator and control character of Python's Unicode tables, except the apostrophe
+    (which stays inside words, as in the Keras Tokenizer: "don't")."""
+    ranges: list[tuple[int, int]] = []
+    for point in range(sys.maxunicode + 1):
+        if unicodedata.category(chr(point))[0] in "PSZ" or unicodedata.category(chr(point)) == "Cc":
+            if point == ord("'"):
+                continue
+            if ranges and ranges[-1][1] == point - 1:
+                ranges[-1] = (ranges[-1][0], point)
+            else:
+                ranges.append((point, point))
+    return ranges
+
+
+def character_class(ranges: list[tuple[int, int]], escape: str) -> str:
+    """A regular-expression class of these ranges, each code point written as `escape`."""
+    return "[" + "".join(escape.format(a) + ("" if a == b else "-" + escape.format(b))
+                         for a, b in ranges) + "]"
+
+
+@cache
+def unicode_patterns() -> tuple[re.Pattern, re.Pattern, re.Pattern]:
+    return (re.compile(MARKUP, re.IGNORECASE),
+            re.compile(character_class(separators(), r"\U{:08x}")),
+            re.compile(character_class(UNSPACED, r"\U{:08x}")))
+
+
+def tokenize(review: str, standardize: str = "keras") -> list[bytes]:
+    """A review's words, as UTF-8 bytes (faster to count than `str`).
+
+    `keras`, the notebook's: lowercase, the Keras Tokenizer's ASCII punctuation
+    (`FILTERS`) to spaces, split on whitespace. Every filtered character is
+    ASCII, so the fast `bytes.translate` cuts no multi-byte character.
+    `unicode`, for text beyond English IMDB reviews: HTML tags and references
+    (`<br />`, `&amp;`, `&#039;`) to spaces, lowercase, every Unicode
+    punctuation mark, symbol and space ("¡", "“", "—", "\u00a0") but the
+    apostrophe (’ read as ') to a space, and
+    each character of `UNSPACED` scripts a word of its own:
+
+    >>> tokenize("¡Genial! “Ça marche” — <br />5&amp;5", "unicode")
+    [b'genial', b'\xc3\xa7a', b'marche', b'5', b'5']
     """
-    return review.lower().encode("utf-8").translate(_TO_SPACES).split()
+    if standardize == "keras":
+        return review.lower().encode("utf-8").translate(_TO_SPACES).split()
+    markup, separator, unspaced = unicode_patterns()
+    review = markup.sub(" ", review).lower().replace(APOSTROPHE, "'")
+    review = separator.sub(" ", review)
+    return unspaced.sub(r" \g<0> ", review).encode("utf-8").split()
 
 
 @dataclass
@@ -41,13 +99,13 @@ class TokenIds:
     offsets: np.ndarray
 
 
-def token_ids(reviews: list[str], chunk: int = 2000) -> TokenIds:
+def token_ids(reviews: list[str], standardize: str = "keras", chunk: int = 2000) -> TokenIds:
     index: dict[bytes, int] = {}  # token -> id, in order of first appearance
     lengths, ids = [], []
     # A few thousand reviews at a time: the tokens of all 25,000 at once, six
     # million small `bytes` objects, took about 230 MB more at the peak.
     for first in range(0, len(reviews), chunk):
-        tokenized = [tokenize(review) for review in reviews[first:first + chunk]]
+        tokenized = [tokenize(review, standardize) for review in reviews[first:first + chunk]]
         lengths += map(len, tokenized)
         flat = list(chain.from_iterable(tokenized))
         index.update(zip([token for token in dict.fromkeys(flat) if token not in index],
@@ -123,18 +181,21 @@ class Vocab:
     """What vectorize learnt from the training reviews, and predict needs to read a new one.
 
     `terms` are the vocabulary's words and n-grams, column j of a vector being
-    `terms[j]`; `idf` (tf_idf only) the inverse document frequency of each.
+    `terms[j]`; `idf` (tf_idf only) the inverse document frequency of each;
+    `standardize` how `tokenize` read the reviews.
     """
     terms: list[str]
     ngrams: int = 1
     mode: str = "multi_hot"
     idf: np.ndarray | None = None
+    standardize: str = "keras"
 
     def to_json(self):
         """The notebook's encoding is a plain list of words; others say how they were built."""
-        if (self.ngrams, self.mode) == (1, "multi_hot"):
+        if (self.ngrams, self.mode, self.standardize) == (1, "multi_hot", "keras"):
             return self.terms
         return {"ngrams": self.ngrams, "mode": self.mode, "terms": self.terms,
+                **({} if self.standardize == "keras" else {"standardize": self.standardize}),
                 **({} if self.idf is None else {"idf": self.idf.tolist()})}
 
     @staticmethod
@@ -142,12 +203,14 @@ class Vocab:
         try:
             vocab = Vocab(data) if isinstance(data, list) else Vocab(
                 data["terms"], data["ngrams"], data["mode"],
-                None if data["mode"] != "tf_idf" else np.array(data["idf"], dtype=np.float64))
+                None if data["mode"] != "tf_idf" else np.array(data["idf"], dtype=np.float64),
+                data.get("standardize", "keras"))
         except (KeyError, TypeError, ValueError) as error:
             raise StageError(f"{source} is not a vocabulary written by vectorize ({error!r}); "
                              "run `dvc repro vectorize`")
         if (not isinstance(vocab.terms, list) or not all(isinstance(t, str) for t in vocab.terms)
                 or vocab.ngrams not in (1, 2, 3) or vocab.mode not in MODES
+                or vocab.standardize not in STANDARDIZE
                 or (vocab.idf is not None and vocab.idf.shape != (len(vocab.terms),))):
             raise StageError(f"{source}: its terms, ngrams, mode or idf weights do not hang "
                              "together; run `dvc repro --force vectorize`")

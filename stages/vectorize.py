@@ -18,15 +18,17 @@ import numpy as np
 
 from stages.common import (choice, integer, load_arrays, load_params, run, unpack_reviews,
                            write_json)
-from stages.text import (MODES, TokenIds, Vocab, build_vocab, count_terms,
+from stages.text import (MODES, STANDARDIZE, TokenIds, Vocab, build_vocab, count_terms,
                          inverse_document_frequency, save_vectors, token_ids, weigh)
 
-SCHEMA = {"num_words": integer(1), "ngrams": integer(1, 3), "mode": choice(*MODES)}
+SCHEMA = {"num_words": integer(1), "ngrams": integer(1, 3), "mode": choice(*MODES),
+          "standardize": choice(*STANDARDIZE)._replace(default="keras")}
 
 
-def read_token_ids(path: Path) -> tuple[TokenIds, np.ndarray]:
+def read_token_ids(path: Path, standardize: str) -> tuple[TokenIds, np.ndarray]:
     arrays = load_arrays(path, "text", "offsets", "labels")
-    return token_ids(unpack_reviews(arrays["text"], arrays["offsets"])), arrays["labels"]
+    reviews = unpack_reviews(arrays["text"], arrays["offsets"])
+    return token_ids(reviews, standardize), arrays["labels"]
 
 
 def main() -> None:
@@ -38,8 +40,8 @@ def main() -> None:
 
     # Tokenising is pure Python: train and test each get a core (a second process).
     with ProcessPoolExecutor(max_workers=1) as pool:
-        test_job = pool.submit(read_token_ids, args.raw / "test.npz")
-        train_tokens, train_labels = read_token_ids(args.raw / "train.npz")
+        test_job = pool.submit(read_token_ids, args.raw / "test.npz", params["standardize"])
+        train_tokens, train_labels = read_token_ids(args.raw / "train.npz", params["standardize"])
         test_tokens, test_labels = test_job.result()
         terms = build_vocab(train_tokens, params["num_words"], params["ngrams"])
         test_job = pool.submit(count_terms, test_tokens, terms, params["ngrams"])
@@ -51,7 +53,7 @@ def main() -> None:
 
     # IDF from the training reviews only, like the vocabulary; predict reads it back.
     idf = inverse_document_frequency(train_counts) if params["mode"] == "tf_idf" else None
-    vocab = Vocab(terms, params["ngrams"], params["mode"], idf)
+    vocab = Vocab(terms, params["ngrams"], params["mode"], idf, params["standardize"])
     train, test = weigh(train_counts, vocab), weigh(test_counts, vocab)
 
     write_json(args.out / "vocab.json", vocab.to_json())

@@ -1,6 +1,7 @@
 """Tiny IMDB-shaped data made on the spot, and a way to run the stages' DVC pipeline on it."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,8 +19,8 @@ NEUTRAL = ["the", "film", "plot", "actor", "scene", "movie", "story", "and", "a"
            "it", "this", "of", "to", "is"]
 
 TINY_PARAMS = {
-    "load": {"source": "folder", "path": "data/external/aclImdb"},
-    "vectorize": {"num_words": 28, "ngrams": 1, "mode": "multi_hot"},
+    "load": {"source": "folder", "path": "data/external/aclImdb", "test_path": "data/external/aclImdb"},
+    "vectorize": {"num_words": 28, "ngrams": 1, "mode": "multi_hot", "standardize": "keras"},
     "split": {"val_size": 16, "seed": 0},
     "train": {"hidden_units": [8, 8], "activation": "relu", "loss": "binary_crossentropy",
               "optimizer": "rmsprop", "learning_rate": 0.01, "dropout": 0.0, "l2": 0.0,
@@ -28,6 +29,31 @@ TINY_PARAMS = {
               "restore_best_weights": True},
     "evaluate": {"threshold": 0.5, "batch_size": 32},
 }
+
+
+def tiny_params_text() -> str:
+    """The project's params.yaml with TINY_PARAMS's values: its comments and layout kept,
+    as a user's file has them."""
+    out, block, values = [], None, None
+    for line in (ROOT / "params.yaml").read_text().splitlines():
+        if match := re.match(r"(\w+):", line):
+            block = match[1]
+        elif block and (match := re.match(r"  (\w+):( *)([^#]*?)( *#.*)?$", line)):
+            key, value = match[1], TINY_PARAMS[block][match[1]]
+            if isinstance(value, list):  # a block list: its `- ` lines follow
+                values = [f"  - {item}" for item in value]
+                line = f"  {key}:{match[2]}{match[3]}{match[4] or ''}"
+            else:
+                text = yaml.safe_dump(value, default_flow_style=True).removesuffix("\n...\n").strip()
+                line = f"  {key}: {text}{match[4] or ''}"
+        elif line.startswith("  - ") and values is not None:
+            if values:
+                out.append(values.pop(0))
+            continue
+        out.append(line)
+    text = "\n".join(out) + "\n"
+    assert yaml.safe_load(text) == TINY_PARAMS, text
+    return text
 
 
 def make_review(rng: np.random.Generator, label: int) -> str:
@@ -117,7 +143,21 @@ class Project:
         return md5
 
     def write_params(self, params: dict) -> None:
-        (self.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        """Change params.yaml to `params` as `dvc exp run -S` would: its layout and comments
+        kept, so writing back the values it had gives back the same file."""
+        from dvc.utils.serialize import modify_yaml
+
+        def update(node, values):
+            for key in [key for key in node if key not in values]:
+                del node[key]
+            for key, value in values.items():
+                if isinstance(value, dict) and isinstance(node.get(key), dict):
+                    update(node[key], value)
+                elif key not in node or node[key] != value or type(node[key]) is not type(value):
+                    node[key] = value
+
+        with modify_yaml(self.path / "params.yaml") as data:
+            update(data, params)
 
     def commit(self, message: str) -> None:
         self.run("git", "add", "-A")
@@ -132,7 +172,7 @@ def make_project(path: Path) -> Project:
     for name in ("dvc.yaml", ".gitignore", "plots/learning_curves.json"):
         shutil.copy(ROOT / name, path / name)
     project = Project(path)
-    project.write_params(TINY_PARAMS)
+    (path / "params.yaml").write_text(tiny_params_text())
     write_aclimdb(path / "data" / "external")
     project.run("git", "init", "-q")
     project.run("git", "config", "user.email", "test@example.com")

@@ -41,14 +41,15 @@ def check_failure(project, stage, message, *repro_args):
 
 
 PARAM_CASES = [
-    ("load", "source", "imdb", "'load.source' is 'imdb' in params.yaml; it must be one of 'aclimdb', 'folder', 'keras'"),
+    ("load", "source", "imdb", "'load.source' is 'imdb' in params.yaml; it must be one of 'aclimdb', 'csv', 'folder', 'keras'"),
     ("vectorize", "num_words", 0, "'vectorize.num_words' is 0 in params.yaml; it must be an integer >= 1"),
     ("vectorize", "ngrams", 0, "'vectorize.ngrams' is 0 in params.yaml; it must be an integer >= 1 and <= 3"),
     ("vectorize", "ngrams", 4, "'vectorize.ngrams' is 4 in params.yaml; it must be an integer >= 1 and <= 3"),
     ("vectorize", "mode", "binary", "'vectorize.mode' is 'binary' in params.yaml; it must be one of 'multi_hot', 'count', 'tf_idf'"),
     ("vectorize", "mode", "tf-idf", "'vectorize.mode' is 'tf-idf'"),
     ("split", "val_size", 0, "'split.val_size' is 0"),
-    ("split", "val_size", 48, "split.val_size=48 must be between 1 and 47: there are 48 training reviews"),
+    ("split", "val_size", 48, "split.val_size=48 is 48 of the 48 training reviews; it must leave at least one on each side: set it to a count between 1 and 47"),
+    ("split", "val_size", 0.999, "split.val_size=0.999 gives 48 of the 48 training reviews"),
     ("split", "seed", -1, "'split.seed' is -1"),
     ("train", "epoch", 3, "unknown param 'train.epoch' in params.yaml: did you mean 'train.epochs'?"),
     ("train", "epochs", 0, "'train.epochs' is 0"),

@@ -37,5 +37,17 @@ def test_classification_metrics():
     predicted = np.array([1, 1, 0, 0, 0, 1, 0, 1])
     metrics = classification_metrics(labels, predicted)
     assert metrics == pytest.approx({"accuracy": 6 / 8, "precision": 3 / 4, "recall": 3 / 4,
-                                     "f1": 3 / 4})
+                                     "f1": 3 / 4, "recall_negative": 3 / 4,
+                                     "balanced_accuracy": 3 / 4, "majority_accuracy": 1 / 2})
     assert classification_metrics(labels, np.zeros(8, int))["precision"] == 0.0
+
+
+def test_imbalanced_metrics_show_a_model_that_always_says_negative():
+    labels = np.array([0] * 9 + [1])
+    always_negative = classification_metrics(labels, np.zeros(10, int))
+    assert always_negative["accuracy"] == always_negative["majority_accuracy"] == 0.9
+    assert always_negative["balanced_accuracy"] == 0.5
+    assert always_negative["recall"] == 0.0 and always_negative["recall_negative"] == 1.0
+    one_right = classification_metrics(labels, np.array([0] * 8 + [1, 1]))
+    assert one_right["balanced_accuracy"] == pytest.approx((8 / 9 + 1) / 2)
+    assert classification_metrics(1 - labels, np.ones(10, int))["majority_accuracy"] == 0.9

@@ -17,9 +17,9 @@ from stages.common import StageError, load_arrays, unpack_reviews
 def project(tmp_path, monkeypatch):
     """An empty project folder as the working directory; runs load on `path` with `source`."""
     def run_load(path="data/external/aclImdb.tar.gz", source="aclimdb"):
-        params = {"load": {"source": source, "path": path}}
+        params = {"load": {"source": source, "path": path, "test_path": path}}
         (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-        monkeypatch.setattr(sys, "argv", ["load", path, "data/raw"])
+        monkeypatch.setattr(sys, "argv", ["load", path, path, "data/raw"])
         load.main()
         return {split: load_arrays(tmp_path / "data/raw" / f"{split}.npz", "text", "offsets", "labels")
                 for split in ("train", "test")}
@@ -116,14 +116,14 @@ def test_truncated_archive_is_reported(project, tmp_path, monkeypatch):
 def test_empty_review_is_refused(project, tmp_path):
     folder = write_aclimdb(tmp_path / "data/external", per_class=3)
     (folder / "test/pos/99_9.txt").write_text("  \n")
-    with pytest.raises(StageError, match="1 test reviews are empty"):
+    with pytest.raises(StageError, match="1 texts are empty .*test/pos/99_9.txt"):
         project("data/external/aclImdb", "folder")
 
 
 def test_a_review_not_in_utf8_is_named(project, tmp_path):
     folder = write_aclimdb(tmp_path / "data/external", per_class=3)
     (folder / "train/neg/7_2.txt").write_bytes("Mauvais, très mauvais.".encode("latin-1"))
-    with pytest.raises(StageError, match="train/neg/7_2.txt is not UTF-8"):
+    with pytest.raises(StageError, match="train/neg/7_2.txt is not valid utf-8 text.*load.encoding"):
         project("data/external/aclImdb", "folder")
 
 
@@ -157,7 +157,7 @@ def test_keras_source_turns_word_indices_back_into_text(project, tmp_path, monke
 
 
 def test_unknown_source_is_refused(project):
-    with pytest.raises(StageError, match="'load.source' is 'imdb'.*'aclimdb', 'folder', 'keras'"):
+    with pytest.raises(StageError, match="'load.source' is 'imdb'.*'aclimdb', 'csv', 'folder', 'keras'"):
         project(source="imdb")
 
 

@@ -18,7 +18,8 @@ def project(tmp_path_factory):
 
 def test_outputs_are_complete(project):
     metrics = json.loads((project.path / "reports/metrics.json").read_text())
-    assert set(metrics) == {"loss", "accuracy", "precision", "recall", "f1", "roc_auc", "n_reviews"}
+    assert set(metrics) == {"loss", "accuracy", "precision", "recall", "f1", "recall_negative",
+                            "balanced_accuracy", "majority_accuracy", "roc_auc", "n_reviews"}
     assert metrics["n_reviews"] == 48
     history = (project.path / "reports/history.csv").read_text().splitlines()
     assert history[0] == "epoch,loss,accuracy,val_loss,val_accuracy" and len(history) == 4

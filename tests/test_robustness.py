@@ -209,3 +209,17 @@ def test_ci_pipeline_fails_when_the_reproduction_differs_from_the_commit(project
         project.run("git", "reset", "-q", "--hard", "HEAD~2")
         project.dvc("checkout", "-q")
     assert path.read_text() == committed
+
+
+def test_make_targets_known_failures_say_what_to_do_in_one_line(project):
+    """No traceback for what a user can fix: a missing browser, the wrong Python."""
+    env = {**os.environ, "CHROMIUM": "no-such-browser"}
+    check = subprocess.run([sys.executable, str(ROOT / "plots/render_check.py")], cwd=project.path,
+                           env=env, capture_output=True, text=True)
+    assert check.returncode == 1
+    assert check.stderr.startswith("error: no-such-browser is not installed: install Chromium")
+    assert len(check.stderr.strip().splitlines()) == 1 and "Traceback" not in check.stderr
+    make = subprocess.run(["make", "-s", "python", "PYTHON=/no/such/python"], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert make.returncode != 0 and "Traceback" not in make.stderr
+    assert "error: PYTHON=/no/such/python is not Python 3.11, 3.12 or 3.13" in make.stderr
