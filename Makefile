@@ -16,7 +16,7 @@ BIN := $(VENV)/$(if $(filter Windows_NT,$(OS)),Scripts,bin)
 # Recipes run dvc and the stages' `python` from .venv; so does DVC for each stage.
 IN_VENV := PATH="$(CURDIR)/$(BIN):$$PATH" DVC_NO_ANALYTICS=1
 
-.PHONY: setup repro test benchmark plots-check lock python
+.PHONY: setup repro test benchmark benchmark-scale plots-check lock python
 
 setup: $(VENV)/.installed plots/offline.html
 
@@ -49,6 +49,11 @@ test: setup
 
 benchmark: setup
 	$(IN_VENV) python benchmarks/run.py --rounds 3
+
+# Each stage's time and memory on IMDB repeated 1, 4 and 8 times (SCALES="1 40" for more).
+SCALES ?= 1 4 8
+benchmark-scale: setup
+	$(IN_VENV) python benchmarks/scale.py --scales $(SCALES)
 
 SCREENSHOT ?= reports/plots.png
 plots-check: setup

@@ -14,7 +14,7 @@ import sys
 import zipfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 import numpy as np
 import yaml
@@ -177,19 +177,31 @@ def atomic_output(path: str | Path):
         tmp.unlink(missing_ok=True)
 
 
-def save_arrays(path: str | Path, **arrays: np.ndarray) -> None:
+class Streamed(NamedTuple):
+    """A byte array too large to hold at once: its length, and its bytes in chunks."""
+    length: int
+    chunks: Iterable[bytes]
+
+
+def save_arrays(path: str | Path, **arrays: np.ndarray | Streamed) -> None:
     """Like np.savez, but byte-reproducible: fixed zip timestamps, no pickles.
 
     np.savez stamps each member with the current time, which would give the
-    same arrays a new DVC hash on every run.
+    same arrays a new DVC hash on every run. A `Streamed` member is written
+    chunk by chunk, as the uint8 array it would be.
     """
     with atomic_output(path) as tmp:
         with zipfile.ZipFile(tmp, "w") as archive:
             for name, array in arrays.items():
                 member = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
                 with archive.open(member, "w", force_zip64=True) as file:
-                    np.lib.format.write_array(file, np.asarray(array),
-                                              allow_pickle=False)
+                    if isinstance(array, Streamed):
+                        np.lib.format.write_array_header_1_0(
+                            file, {"descr": "|u1", "fortran_order": False, "shape": (array.length,)})
+                        written = sum(file.write(chunk) for chunk in array.chunks)
+                        assert written == array.length, (name, written, array.length)
+                    else:
+                        np.lib.format.write_array(file, np.asarray(array), allow_pickle=False)
 
 
 def load_arrays(path: str | Path, *names: str, optional=()) -> dict[str, np.ndarray]:
@@ -205,6 +217,24 @@ def load_arrays(path: str | Path, *names: str, optional=()) -> dict[str, np.ndar
     except FileNotFoundError:
         raise StageError(f"{path} not found: run `dvc repro` to build it")
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
+        raise StageError(f"{path} is corrupt or truncated ({error}); delete it and "
+                         "run `dvc repro` again")
+
+
+def review_chunks(path: str | Path, size: int) -> Iterator[list[str]]:
+    """The reviews of a load output (`text` + `offsets`), `size` at a time, read from the
+    file as they are needed: never the whole text in memory."""
+    offsets = load_arrays(path, "offsets")["offsets"]
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open("text.npy") as file:
+            np.lib.format.read_magic(file)
+            np.lib.format.read_array_header_1_0(file)
+            for first in range(0, len(offsets) - 1, size):
+                bounds = offsets[first:first + size + 1] - offsets[first]
+                blob = file.read(int(bounds[-1]))
+                yield [blob[a:b].decode("utf-8")
+                       for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
+    except (KeyError, zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
         raise StageError(f"{path} is corrupt or truncated ({error}); delete it and "
                          "run `dvc repro` again")
 

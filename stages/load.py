@@ -29,18 +29,21 @@ import csv
 import gzip
 import hashlib
 import io
+import os
 import re
 import tarfile
+import tempfile
 import zlib
+from array import array
 from collections import Counter
 from pathlib import Path
-from typing import NamedTuple
+from typing import Iterator
 
 import numpy as np
 
-from stages.common import (Param, StageError, balance, check_labels, choice, integer,
-                           held_out_count, labels_list, load_params, number, pack_reviews, run, save_arrays,
-                           stratified_split, text)
+from stages.common import (Param, StageError, Streamed, atomic_output, balance, check_labels,
+                           choice, held_out_count, integer, labels_list, load_params, number,
+                           offsets, pack_reviews, run, save_arrays, stratified_split, text)
 
 
 def known_encoding(name) -> bool:
@@ -207,12 +210,49 @@ def load_keras() -> dict[str, tuple[list[str], np.ndarray]]:
 
 
 # --- your own data: csv and folder ---------------------------------------------------
+# Read row by row and spooled to a temporary file: the texts are never all in memory.
 
-class Labelled(NamedTuple):
-    """Texts as the data has them: each with its label value and where it was."""
-    labels: list[str]
-    texts: list[str]
-    places: list[str]
+class Spool:
+    """Texts kept, as they are read, in an unnamed temporary file, with their 0/1 labels."""
+
+    def __init__(self):
+        self.file = tempfile.TemporaryFile()
+        self.ends = array("q", [0])  # text i is bytes ends[i]:ends[i + 1] of the file
+        self.labels = bytearray()
+
+    def add(self, text: str, label: int) -> None:
+        data = text.encode("utf-8")
+        self.file.write(data)
+        self.ends.append(self.ends[-1] + len(data))
+        self.labels.append(label)
+
+    def texts(self, rows: np.ndarray, chunk: int = 1 << 20) -> Streamed:
+        """The texts of these rows, one after another, as load's `text` array."""
+        self.file.flush()
+        ends = np.frombuffer(self.ends, dtype=np.int64)
+        starts, lengths = ends[rows], ends[rows + 1] - ends[rows]
+
+        def chunks():
+            batch, size = [], 0
+            for start, length in zip(starts.tolist(), lengths.tolist()):
+                batch.append(os.pread(self.file.fileno(), length, start))
+                size += length
+                if size >= chunk:
+                    yield b"".join(batch)
+                    batch, size = [], 0
+            yield b"".join(batch)
+
+        return Streamed(int(lengths.sum()), chunks())
+
+    def save(self, path: Path, rows) -> np.ndarray:
+        """Write these rows to `path`, by label, then in the order they were read."""
+        labels = np.frombuffer(self.labels, dtype=np.uint8)
+        rows = np.sort(np.asarray(rows, dtype=np.int64))
+        rows = rows[np.argsort(labels[rows], kind="stable")]
+        ends = np.frombuffer(self.ends, dtype=np.int64)
+        save_arrays(path, text=self.texts(rows), offsets=offsets(ends[rows + 1] - ends[rows]),
+                    labels=labels[rows])
+        return labels[rows]
 
 
 def natural(name: str) -> list:
@@ -221,7 +261,7 @@ def natural(name: str) -> list:
 
 
 def bad_line(path: Path, encoding: str) -> str:
-    """`, line N` of the first line of `path` not valid in `encoding` (when lines can tell)."""
+    """`, line N,` of the first line of `path` not valid in `encoding` (when lines can tell)."""
     with open(path, "rb") as file:
         for number, line in enumerate(file, 1):
             try:
@@ -231,8 +271,8 @@ def bad_line(path: Path, encoding: str) -> str:
     return ""
 
 
-def read_csv(path: Path, params: dict) -> Labelled:
-    """The label and text of every row of a CSV or TSV file with a header row."""
+def csv_rows(path: Path, params: dict) -> Iterator[tuple[str, str | None, str]]:
+    """(label, text, where) of every row of a CSV or TSV file with a header row."""
     delimiter = params["delimiter"] or {".csv": ",", ".tsv": "\t"}.get(path.suffix.lower())
     if delimiter is None:
         raise StageError(f"{path}: a .csv or .tsv file was expected; name it so, or set "
@@ -240,7 +280,7 @@ def read_csv(path: Path, params: dict) -> Labelled:
     # utf-8-sig reads UTF-8 and drops the byte-order mark spreadsheets put first.
     encoding = "utf-8-sig" if codecs.lookup(params["encoding"]).name == "utf-8" else params["encoding"]
     csv.field_size_limit(2 ** 31 - 1)  # texts longer than csv's default 128 KB
-    out = Labelled([], [], [])
+    rows = 0
     try:
         with open(path, newline="", encoding=encoding) as file:
             reader = csv.reader(file, delimiter=delimiter)
@@ -263,9 +303,8 @@ def read_csv(path: Path, params: dict) -> Labelled:
                         f"{len(columns)}; a field with {delimiter!r}, a quote or a line break "
                         'in it must be in double quotes ("like, this")')
                 if row:  # not a blank line
-                    out.labels.append(row[label_at].strip())
-                    out.texts.append(row[text_at])
-                    out.places.append(f"{path}, line {line}")
+                    rows += 1
+                    yield row[label_at].strip(), row[text_at], f"{path}, line {line}"
                 line = reader.line_num + 1
     except UnicodeDecodeError as error:
         raise StageError(f"{path}{bad_line(path, encoding)} is not valid {params['encoding']} "
@@ -273,49 +312,48 @@ def read_csv(path: Path, params: dict) -> Labelled:
                          "(cp1252 and latin-1 are common for spreadsheets' exports)")
     except csv.Error as error:
         raise StageError(f"{path}, line {reader.line_num}: {error}")
-    if not out.texts:
+    if not rows:
         raise StageError(f"{path} has a header row but no rows of data")
-    return out
 
 
-def read_folder(folder: Path, params: dict) -> dict[str | None, Labelled]:
-    """The texts of `<label>/*.txt`, or of `train/<label>/*.txt` and `test/…` by part.
-    With `other_labels: drop`, files of other labels (aclImdb's unsup/) are counted, not read."""
-    known = {str(value).strip() for value in params["positive"] + params["negative"]}
-    parts = ({"train": folder / "train", "test": folder / "test"} if (folder / "train").is_dir()
-             else {None: folder})
-    out = {}
-    for part, root in parts.items():
-        labelled = out[part] = Labelled([], [], [])
-        files = sorted(root.glob("*/*.txt"), key=lambda f: (f.parent.name, natural(f.name)))
-        if not files:
-            raise StageError(f"{root}/ has no .txt files in folders named by label "
-                             f"({root}/pos/1.txt, {root}/neg/2.txt, …)")
-        for file in files:
-            labelled.labels.append(file.parent.name)
-            labelled.places.append(str(file))
-            if file.parent.name not in known and params["other_labels"] == "drop":
-                labelled.texts.append("")
-                continue
-            try:
-                labelled.texts.append(file.read_text(encoding=params["encoding"]))
-            except UnicodeDecodeError as error:
-                raise StageError(f"{file} is not valid {params['encoding']} text "
-                                 f"({error.reason}): set load.encoding to the files' encoding")
-    return out
+def folder_files(root: Path, params: dict, known: set[str]) -> Iterator[tuple[str, str | None, str]]:
+    """(label, text, where) of every `root/<label>/*.txt`, by class, then by folder and name.
+    With `other_labels: drop`, files of other labels (aclImdb's unsup/) are not read."""
+    def order(path: Path):
+        return (path.parent.name in known and str(path.parent.name) in params["_positive"],
+                path.parent.name, natural(path.name))
+
+    files = sorted(root.glob("*/*.txt"), key=order)
+    if not files:
+        raise StageError(f"{root}/ has no .txt files in folders named by label "
+                         f"({root}/pos/1.txt, {root}/neg/2.txt, …)")
+    for file in files:
+        label = file.parent.name
+        if label not in known and params["other_labels"] == "drop":
+            yield label, None, str(file)
+            continue
+        try:
+            yield label, file.read_text(encoding=params["encoding"]), str(file)
+        except UnicodeDecodeError as error:
+            raise StageError(f"{file} is not valid {params['encoding']} text "
+                             f"({error.reason}): set load.encoding to the files' encoding")
 
 
-def classes(data: Labelled, params: dict, source: Path) -> tuple[list[str], np.ndarray]:
-    """The texts whose label is positive or negative, and their labels as 0/1."""
-    positive = {str(value).strip() for value in params["positive"]}
-    negative = {str(value).strip() for value in params["negative"]}
-    if positive & negative:
-        raise StageError(f"{sorted(positive & negative)} are in both load.positive and "
-                         "load.negative: give each label value one class")
-    found = Counter(data.labels)
+def spool(rows: Iterator[tuple[str, str | None, str]], params: dict, source: Path) -> tuple[Spool, Counter]:
+    """The rows whose label is positive or negative, spooled; and how many rows had each label."""
+    positive, negative = params["_positive"], params["_negative"]
+    kept, found, first, empty = Spool(), Counter(), {}, []
+    for label, text, where in rows:
+        found[label] += 1
+        first.setdefault(label, where)
+        if label not in positive and label not in negative:
+            continue
+        if not text.strip():
+            empty.append(where)
+        elif not empty:
+            kept.add(text, label in positive)
     others = {label: n for label, n in found.most_common() if label not in positive | negative}
     if others and params["other_labels"] == "error":
-        first = {label: data.places[data.labels.index(label)] for label in others}
         raise StageError(
             f"{source}: {sum(others.values())} texts have labels in neither load.positive "
             "nor load.negative: " + ", ".join(f"{label!r} ({n}, first at {first[label]})"
@@ -324,73 +362,84 @@ def classes(data: Labelled, params: dict, source: Path) -> tuple[list[str], np.n
     if others:
         print(f"{source}: dropped {sum(others.values())} texts labelled neither positive nor "
               "negative: " + ", ".join(f"{label!r} {n}" for label, n in list(others.items())[:10]))
-    kept = [i for i, label in enumerate(data.labels) if label in positive | negative]
-    empty = [data.places[i] for i in kept if not data.texts[i].strip()]
     if empty:
         raise StageError(f"{len(empty)} texts are empty ({'; '.join(empty[:3])}"
                          f"{'; …' if len(empty) > 3 else ''}): remove them or give them text")
-    labels = np.array([data.labels[i] in positive for i in kept], dtype=np.uint8)
+    return kept, found
+
+
+def check_classes(kept: Spool, found: Counter, source: Path) -> None:
+    labels = np.frombuffer(kept.labels, dtype=np.uint8)
     if len(np.unique(labels)) < 2:
-        missing = "negative" if labels.all() else "positive"
+        missing = "negative" if labels.size and labels.all() else "positive"
         raise StageError(
             f"{source}: no {missing} texts; the labels found are "
             + ", ".join(f"{label!r} ({n})" for label, n in found.most_common(10))
             + f": a sentiment model needs both classes; check load.{missing}")
-    return [data.texts[i] for i in kept], labels
 
 
-def in_order(texts: list[str], labels: np.ndarray, rows) -> tuple[list[str], np.ndarray]:
-    """These rows, by label, then in the order the data has them."""
-    rows = np.sort(np.asarray(rows, dtype=np.int64))
-    rows = rows[np.argsort(labels[rows], kind="stable")]
-    return [texts[i] for i in rows], labels[rows]
-
-
-def load_own(params: dict) -> dict[str, tuple[list[str], np.ndarray]]:
-    """The train and test texts of a csv or folder source."""
+def load_own(params: dict, out: Path) -> None:
+    """Write train.npz and test.npz from a csv or folder source."""
     path, test_path = Path(params["path"]), Path(params["test_path"])
     for where in dict.fromkeys((path, test_path)):
         if not where.exists():
             raise StageError(f"{where} not found: put your data there and `dvc add {where}`, "
                              "or set load.path and load.test_path to where it is")
+    params["_positive"] = {str(value).strip() for value in params["positive"]}
+    params["_negative"] = {str(value).strip() for value in params["negative"]}
+    if params["_positive"] & params["_negative"]:
+        raise StageError(f"{sorted(params['_positive'] & params['_negative'])} are in both "
+                         "load.positive and load.negative: give each label value one class")
+    known = params["_positive"] | params["_negative"]
     print(f"reading {path}" + (f" and {test_path}" if test_path != path else ""))
-    known = {str(value).strip() for value in params["positive"] + params["negative"]}
 
-    def read(where: Path) -> dict[str | None, Labelled]:
+    def parts(where: Path) -> dict[str | None, Path]:
+        """The data's train and test parts (aclImdb's layout), or None: all of it."""
         if params["source"] == "csv":
             if where.is_dir():
                 raise StageError(f"{where} is a folder; for texts in folders set load.source: folder")
-            return {None: read_csv(where, params)}
+            return {None: where}
         if not where.is_dir():
             raise StageError(f"{where} is not a folder; for a CSV file set load.source: csv")
-        return read_folder(where, params)
+        return {"train": where / "train", "test": where / "test"} if (where / "train").is_dir() else {None: where}
 
-    data = read(path)
+    def read(where: Path) -> Iterator[tuple[str, str | None, str]]:
+        return csv_rows(where, params) if params["source"] == "csv" else folder_files(where, params, known)
+
+    data = parts(path)
     if test_path != path:
         if set(data) != {None}:
             raise StageError(f"{path} has its own train/ and test/; set load.test_path "
                              "to load.path, or point load.path at its train/ folder")
-        test = read(test_path)
-        if set(test) != {None}:
+        if set(parts(test_path)) != {None}:
             raise StageError(f"{test_path} has train/ and test/ folders; set load.test_path "
                              "to its test/ folder")
-        unknown = set(test[None].labels) - set(data[None].labels) - known
+        data = {"train": path, "test": test_path}
+    if set(data) == {"train", "test"}:
+        train, train_labels = spool(read(data["train"]), params, data["train"])
+        check_classes(train, train_labels, data["train"])
+        test, test_labels = spool(read(data["test"]), params, data["test"])
+        unknown = set(test_labels) - set(train_labels) - known
         if unknown:
             raise StageError(
-                f"{test_path}'s labels differ from {path}'s: it has "
+                f"{data['test']}'s labels differ from {data['train']}'s: it has "
                 + ", ".join(map(repr, sorted(unknown)[:5])) + ", which the training data "
-                "has not (" + ", ".join(map(repr, sorted(set(data[None].labels))[:5]))
+                "has not (" + ", ".join(map(repr, sorted(train_labels)[:5]))
                 + "); give both files the same label values")
-        data = {"train": data[None], "test": test[None]}
-    if set(data) == {"train", "test"}:
-        splits = {part: classes(data[part], params, path if part == "train" else test_path)
-                  for part in ("train", "test")}
-        return {part: in_order(texts, labels, range(len(texts)))
-                for part, (texts, labels) in splits.items()}
-    texts, labels = classes(data[None], params, path)
-    held = held_out_count(params["test_size"], len(texts), "load.test_size", "labelled texts")
-    train_rows, test_rows = stratified_split(labels, held, params["seed"])
-    return {"train": in_order(texts, labels, train_rows), "test": in_order(texts, labels, test_rows)}
+        check_classes(test, test_labels, data["test"])
+        splits = {"train": (train, np.arange(len(train.labels))),
+                  "test": (test, np.arange(len(test.labels)))}
+    else:
+        texts, found = spool(read(data[None]), params, path)
+        check_classes(texts, found, path)
+        labels = np.frombuffer(texts.labels, dtype=np.uint8)
+        held = held_out_count(params["test_size"], len(labels), "load.test_size", "labelled texts")
+        train_rows, test_rows = stratified_split(labels, held, params["seed"])
+        splits = {"train": (texts, train_rows), "test": (texts, test_rows)}
+    with atomic_output(out / "train.npz") as train_tmp, atomic_output(out / "test.npz") as test_tmp:
+        for (split, (texts, rows)), tmp in zip(splits.items(), (train_tmp, test_tmp)):
+            labels = texts.save(tmp, rows)
+            print(f"{split}: {len(labels)} reviews, {balance(labels)}")
 
 
 def main() -> None:
@@ -405,12 +454,12 @@ def main() -> None:
     if params["source"] in ("aclimdb", "keras") and args.test_path != args.path:
         raise StageError(f"load.source {params['source']} brings its own test reviews: "
                          "set load.test_path to the same value as load.path")
+    if params["source"] in ("csv", "folder"):
+        return load_own(params, args.out)
     if params["source"] == "keras":
         splits = load_keras()
-    elif params["source"] == "aclimdb":
-        splits = load_reviews(args.path, check=True)
     else:
-        splits = load_own(params)
+        splits = load_reviews(args.path, check=True)
     for split, (reviews, labels) in splits.items():
         if not reviews:
             raise StageError(f"the {params['source']} source has no {split} reviews")

@@ -5,13 +5,16 @@ exactly as the training reviews were. NumPy only: no TensorFlow import here.
 """
 
 import json
+import os
 import re
 import sys
 import unicodedata
+from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import cache
 from itertools import chain, count
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -91,30 +94,65 @@ class TokenIds:
     """Tokenised reviews as integers: `ids` indexes `tokens`, review after review.
 
     Review i's tokens are `ids[offsets[i]:offsets[i + 1]]`; `tokens` lists each
-    distinct token once, in order of first appearance, with its `counts`.
+    distinct token once, in order of first appearance, with its `counts`. The ids
+    are in memory (`ids`) or, for a corpus of any size, in the file `ids_file`
+    (int32, native order), read a chunk of reviews at a time.
     """
     tokens: list[bytes]
     counts: np.ndarray
-    ids: np.ndarray
+    ids: np.ndarray | None
     offsets: np.ndarray
+    ids_file: str | None = None
+
+    def chunks(self, size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, starts) of `size` reviews at a time; starts are relative to the chunk."""
+        with open(self.ids_file, "rb") if self.ids_file else nullcontext() as file:
+            for first in range(0, len(self.offsets) - 1, size):
+                starts = self.offsets[first:first + size + 1]
+                a, b = int(starts[0]), int(starts[-1])
+                ids = (self.ids[a:b] if file is None else
+                       np.frombuffer(os.pread(file.fileno(), (b - a) * 4, a * 4), dtype=np.int32))
+                yield ids, starts - a
+
+    def all_ids(self) -> np.ndarray:
+        """Every id at once (n-gram counting needs them together)."""
+        if self.ids is not None:
+            return self.ids
+        return np.fromfile(self.ids_file, dtype=np.int32)
 
 
-def token_ids(reviews: list[str], standardize: str = "keras", chunk: int = 2000) -> TokenIds:
+def token_ids(reviews: Iterable[str] | Iterable[list[str]], standardize: str = "keras",
+              chunk: int = 2000, ids_file: str | None = None) -> TokenIds:
+    """Number the tokens of these reviews (a list, or chunks of reviews as lists).
+
+    With `ids_file`, the ids are written there, a chunk at a time, instead of
+    being kept: memory then holds one chunk of reviews and the distinct tokens.
+    """
+    if isinstance(reviews, list) and (not reviews or isinstance(reviews[0], str)):
+        texts = reviews
+        reviews = (texts[first:first + chunk] for first in range(0, len(texts), chunk))
     index: dict[bytes, int] = {}  # token -> id, in order of first appearance
-    lengths, ids = [], []
-    # A few thousand reviews at a time: the tokens of all 25,000 at once, six
-    # million small `bytes` objects, took about 230 MB more at the peak.
-    for first in range(0, len(reviews), chunk):
-        tokenized = [tokenize(review, standardize) for review in reviews[first:first + chunk]]
-        lengths += map(len, tokenized)
-        flat = list(chain.from_iterable(tokenized))
-        index.update(zip([token for token in dict.fromkeys(flat) if token not in index],
-                         count(len(index))))
-        # One C-level dict lookup per token: no Python loop over the millions of words.
-        ids.append(np.fromiter(map(index.__getitem__, flat), dtype=np.int32, count=len(flat)))
-    ids = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int32)
+    lengths, ids, counts = [], [], np.zeros(0, dtype=np.int64)
+    with open(ids_file, "wb") if ids_file else nullcontext() as out:
+        for part in reviews:
+            tokenized = [tokenize(review, standardize) for review in part]
+            lengths += map(len, tokenized)
+            flat = list(chain.from_iterable(tokenized))
+            index.update(zip([token for token in dict.fromkeys(flat) if token not in index],
+                             count(len(index))))
+            # One C-level dict lookup per token: no Python loop over the millions of words.
+            part_ids = np.fromiter(map(index.__getitem__, flat), dtype=np.int32, count=len(flat))
+            counts = np.pad(counts, (0, len(index) - len(counts)))
+            counts += np.bincount(part_ids, minlength=len(index))
+            if out is None:
+                ids.append(part_ids)
+            else:
+                out.write(part_ids.tobytes())
     starts = offsets(np.array(lengths, dtype=np.int64))
-    return TokenIds(list(index), np.bincount(ids, minlength=len(index)), ids, starts)
+    if ids_file:
+        return TokenIds(list(index), counts, None, starts, ids_file)
+    return TokenIds(list(index), counts, np.concatenate(ids) if ids else np.zeros(0, np.int32),
+                    starts)
 
 
 def ngram_keys(ids: np.ndarray, starts: np.ndarray, n: int, base: int):
@@ -155,7 +193,7 @@ def build_vocab(train: TokenIds, num_words: int, ngrams: int = 1) -> list[str]:
             unique = first = np.arange(len(train.tokens))
             counts = train.counts
         else:
-            keys, _ = ngram_keys(train.ids, train.offsets, n, base)
+            keys, _ = ngram_keys(train.all_ids(), train.offsets, n, base)
             unique, first, counts = np.unique(keys, return_index=True, return_counts=True)
         ranked.append((counts, np.full(len(unique), n), first, unique))
     counts, lengths, first, keys = (np.concatenate(column) for column in zip(*ranked))
@@ -241,14 +279,22 @@ class Vectors:
             1.0 if self.values is None else self.values)
         return out
 
-    def take(self, rows: np.ndarray) -> "Vectors":
-        """The given rows, in that order."""
-        lengths = np.diff(self.indptr)[rows]
-        indptr = offsets(lengths)
-        # Position in `indices` of every entry of the selected rows, row after row.
-        positions = np.arange(indptr[-1]) + np.repeat(self.indptr[rows] - indptr[:-1], lengths)
-        return Vectors(self.indices[positions], indptr, self.num_words,
-                       None if self.values is None else self.values[positions])
+    def take(self, rows: np.ndarray, chunk: int = 10_000) -> "Vectors":
+        """The given rows, in that order (a chunk of rows at a time: the positions
+        gathered, 8 bytes per entry, never span the whole matrix)."""
+        parts = []
+        for first in range(0, len(rows), chunk):
+            part = rows[first:first + chunk]
+            lengths = np.diff(self.indptr)[part]
+            indptr = offsets(lengths)
+            # Position in `indices` of every entry of these rows, row after row.
+            positions = np.arange(indptr[-1]) + np.repeat(self.indptr[part] - indptr[:-1], lengths)
+            parts.append(Vectors(self.indices[positions], indptr, self.num_words,
+                                 None if self.values is None else self.values[positions]))
+        if not parts:
+            return Vectors(self.indices[:0], np.zeros(1, dtype=np.int64), self.num_words,
+                           None if self.values is None else self.values[:0])
+        return Vectors.concatenate(parts)
 
     @staticmethod
     def concatenate(parts: list["Vectors"]) -> "Vectors":
@@ -259,8 +305,10 @@ class Vectors:
                        parts[0].num_words, values)
 
 
-def count_terms(reviews: TokenIds, terms: list[str], ngrams: int, chunk: int = 5000) -> Vectors:
-    """How many times each review contains each term: `values` are the counts."""
+def count_terms(reviews: TokenIds, terms: list[str], ngrams: int, chunk: int = 5000,
+                counts: bool = True) -> Vectors:
+    """How many times each review contains each term: `values` are the counts (with
+    `counts=False`, None: the columns only, as multi-hot needs)."""
     words = [term.encode("utf-8").split(b" ") for term in terms]
     # Words: the column of each distinct token (-1: none).
     column = {term[0]: j for j, term in enumerate(words) if len(term) == 1}
@@ -294,16 +342,14 @@ def count_terms(reviews: TokenIds, terms: list[str], ngrams: int, chunk: int = 5
             rows = np.searchsorted(starts, positions[hit], side="right") - 1
             cells.append(rows * width + term_columns[at[hit]])
         # One sort orders each row's columns and brings repeats together.
-        cells, counts = np.unique(np.concatenate(cells), return_counts=True)
+        cells, times = np.unique(np.concatenate(cells), return_counts=True)
         return Vectors((cells % width).astype(index_type),
                        offsets(np.bincount(cells // width, minlength=len(starts) - 1)),
-                       len(terms), counts.astype(np.float32))
+                       len(terms), times.astype(np.float32) if counts else None)
 
     # A few thousand reviews at a time: the temporary arrays stay small.
     parts = [count_chunk(np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64))]
-    for first in range(0, len(reviews.offsets) - 1, chunk):
-        starts = reviews.offsets[first:first + chunk + 1]
-        parts.append(count_chunk(reviews.ids[starts[0]:starts[-1]], starts - starts[0]))
+    parts += [count_chunk(ids, starts) for ids, starts in reviews.chunks(chunk)]
     return Vectors.concatenate(parts)
 
 

@@ -92,8 +92,10 @@ def main() -> None:
         # new one would be, but Keras keeps the training step it has traced already.
         restore(model, start)
         print(f"refit on all {len(train) + len(val)} training reviews for {epochs} epochs")
-        fit(model, Vectors.concatenate([train, val]),
-            np.concatenate([train_labels, val_labels]), p, epochs)
+        train = Vectors.concatenate([train, val])
+        train_labels = np.concatenate([train_labels, val_labels])
+        del val  # only the vectors this fit needs stay in memory
+        fit(model, train, train_labels, p, epochs)
 
     save_model(text_model(model, vocab), args.model)
     write_json(args.history, {"epochs": epochs, "history": {key: history[key] for key in HISTORY}})

@@ -11,13 +11,13 @@ the same way.
 """
 
 import argparse
+import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from stages.common import (choice, integer, load_arrays, load_params, run, unpack_reviews,
-                           write_json)
+from stages.common import choice, integer, load_arrays, load_params, review_chunks, run, write_json
 from stages.text import (MODES, STANDARDIZE, TokenIds, Vocab, build_vocab, count_terms,
                          inverse_document_frequency, save_vectors, token_ids, weigh)
 
@@ -25,10 +25,10 @@ SCHEMA = {"num_words": integer(1), "ngrams": integer(1, 3), "mode": choice(*MODE
           "standardize": choice(*STANDARDIZE)._replace(default="keras")}
 
 
-def read_token_ids(path: Path, standardize: str) -> tuple[TokenIds, np.ndarray]:
-    arrays = load_arrays(path, "text", "offsets", "labels")
-    reviews = unpack_reviews(arrays["text"], arrays["offsets"])
-    return token_ids(reviews, standardize), arrays["labels"]
+def read_token_ids(path: Path, standardize: str, ids_file: Path) -> tuple[TokenIds, np.ndarray]:
+    """The reviews of a load output, tokenised a chunk at a time, their ids in `ids_file`."""
+    return (token_ids(review_chunks(path, 2000), standardize, ids_file=str(ids_file)),
+            load_arrays(path, "labels")["labels"])
 
 
 def main() -> None:
@@ -38,14 +38,19 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params("vectorize", SCHEMA)
 
-    # Tokenising is pure Python: train and test each get a core (a second process).
-    with ProcessPoolExecutor(max_workers=1) as pool:
-        test_job = pool.submit(read_token_ids, args.raw / "test.npz", params["standardize"])
-        train_tokens, train_labels = read_token_ids(args.raw / "train.npz", params["standardize"])
+    # Two passes over the reviews, streamed: tokenise (the token ids go to temporary
+    # files), then count the vocabulary's terms. Tokenising is pure Python: train and
+    # test each get a core (a second process).
+    counts = params["mode"] != "multi_hot"
+    with ProcessPoolExecutor(max_workers=1) as pool, tempfile.TemporaryDirectory() as tmp:
+        test_job = pool.submit(read_token_ids, args.raw / "test.npz", params["standardize"],
+                               Path(tmp) / "test.ids")
+        train_tokens, train_labels = read_token_ids(args.raw / "train.npz", params["standardize"],
+                                                    Path(tmp) / "train.ids")
         test_tokens, test_labels = test_job.result()
         terms = build_vocab(train_tokens, params["num_words"], params["ngrams"])
-        test_job = pool.submit(count_terms, test_tokens, terms, params["ngrams"])
-        train_counts = count_terms(train_tokens, terms, params["ngrams"])
+        test_job = pool.submit(count_terms, test_tokens, terms, params["ngrams"], counts=counts)
+        train_counts = count_terms(train_tokens, terms, params["ngrams"], counts=counts)
         test_counts = test_job.result()
     if len(terms) < params["num_words"]:
         print(f"warning: the training reviews have only {len(terms)} distinct terms, "

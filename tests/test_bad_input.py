@@ -60,7 +60,7 @@ PARAM_CASES = [
     ("train", "hidden_units", [16, 0], "'train.hidden_units' is [16, 0] in params.yaml; it must be a list of integers >= 1"),
     ("train", "batch_size", "512", "'train.batch_size' is '512'"),
     ("train", "dropout", 1.0, "'train.dropout' is 1.0 in params.yaml; it must be a number in [0, 1)"),
-    ("train", "refit", "yes", "'train.refit' is 'yes' in params.yaml; it must be true or false"),
+    ("train", "refit", "sometimes", "'train.refit' is 'sometimes' in params.yaml; it must be true or false"),
     ("train", "monitor", "loss", "'train.monitor' is 'loss'"),
     ("evaluate", "threshold", 1.5, "'evaluate.threshold' is 1.5 in params.yaml; it must be a number in (0, 1)"),
 ]

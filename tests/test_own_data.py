@@ -190,9 +190,6 @@ def test_too_large_a_test_size_or_a_source_with_its_own_test_set(run_load, tmp_p
         run_load(path, tmp_path / "other.csv", source="aclimdb")
 
 
-SHIPPED_PARAMS = None  # the README's example, read from the README itself
-
-
 def readme_example_params():
     """The `load:` block the README's "Your own data" section tells a user to write."""
     from conftest import ROOT
@@ -222,7 +219,8 @@ def test_the_pipeline_on_a_csv(tmp_path):
     metrics = json.loads((project.path / "reports/metrics.json").read_text())
     assert 0 < metrics["majority_accuracy"] < 1 and "balanced_accuracy" in metrics
     vocab = json.loads((project.path / "data/vectors/vocab.json").read_text())
-    assert vocab["standardize"] == "unicode" and "genial" in vocab["terms"]
+    assert vocab["standardize"] == "unicode" and "ça" in vocab["terms"]
+    assert not any(mark in term for term in vocab["terms"] for mark in "¡!“—.,") and "br" not in vocab["terms"]
     project.commit("on the csv")
 
     project.set_param("train.epochs", 3)
@@ -238,3 +236,13 @@ def test_the_pipeline_on_a_csv(tmp_path):
     answer = project.run(sys.executable, "-m", "stages.predict", "--json", "¡Genial! Works great")
     [prediction] = json.loads(answer.stdout)
     assert 0 <= prediction["probability"] <= 1
+    project.dvc("plots", "show", "-o", "plots_page")
+    assert (project.path / "plots_page/index.html").is_file()
+
+    # The other encodings, as an experiment; and the data travels with `dvc push`.
+    ran = project.dvc("exp", "run", "-S", "vectorize.mode=tf_idf", "-S", "vectorize.ngrams=2")
+    assert "Running stage 'vectorize'" in ran.stdout and "Running stage 'load'" not in ran.stdout
+    project.dvc("remote", "add", "-d", "--local", "team", str(tmp_path / "remote"))
+    project.dvc("push")
+    md5 = yaml.safe_load((project.path / f"{params['load']['path']}.dvc").read_text())["outs"][0]["md5"]
+    assert (tmp_path / "remote/files/md5" / md5[:2] / md5[2:]).is_file()

@@ -220,15 +220,15 @@ def test_two_machines_pushing_at_once_both_land(machine, server, tmp_path):
 
 
 def readme_gc_command() -> str:
-    """The `dvc gc` the README recommends (the one line of its sharing section that has it)."""
-    readme = (ROOT / "README.md").read_text()
+    """The `dvc gc` the docs recommend (the one line of docs/sharing.md that has it)."""
+    readme = (ROOT / "docs/sharing.md").read_text()
     [command] = re.findall(r"^(dvc gc [^\n#]*?)\s*(?:#.*)?$", readme, re.M)
     return command
 
 
 def test_garbage_collection_keeps_what_a_commit_on_main_needs(tmp_path):
     """`dvc gc --workspace` keeps only what the workspace uses: an older commit on main
-    loses its data. The README's form keeps every commit's."""
+    loses its data. The documented form keeps every commit's."""
     project = new_repo(tmp_path / "a")
     versions = []
     for version in range(2):

@@ -30,6 +30,9 @@ TRAINING = [
     "x-ray x_ray x/ray x.ray x@ray x#ray x$ray x%ray",           # every filtered character...
     "x&ray x*ray x+ray x=ray x?ray x[ray]x{ray}x|ray x~ray x^ray x`ray x\\ray",
     "é — “quoted” ¡Genial! 100% 3.5/5",                          # ...and some that are not
+    "Fish &amp; chips &#039;n&#x27; <b>bold</b> &eacute;t&eacute; a < b > c",  # HTML
+    "今日は良い天気です。とても良い！ 好看的电影",                      # written without spaces
+    "don’t « ça » 5€ ½ nbsp\u00a0here\u2028line\u3000wide",          # Unicode punctuation, spaces
 ]
 TEST = TRAINING + [
     "",                                # empty
@@ -48,24 +51,26 @@ def random_network(num_words: int, seed: int) -> keras.Sequential:
     return network
 
 
-def vocabulary(mode: str, ngrams: int) -> Vocab:
-    tokens = token_ids(TRAINING)
+def vocabulary(mode: str, ngrams: int, standardize: str = "keras") -> Vocab:
+    tokens = token_ids(TRAINING, standardize)
     terms = build_vocab(tokens, 10_000, ngrams)
     idf = inverse_document_frequency(count_terms(tokens, terms, ngrams))
-    return Vocab(terms, ngrams, mode, idf if mode == "tf_idf" else None)
+    return Vocab(terms, ngrams, mode, idf if mode == "tf_idf" else None, standardize)
 
 
 def as_evaluate_scores(model: keras.Sequential, vocab: Vocab, texts: list[str]) -> np.ndarray:
     """What evaluate computes: the model's network on the vectorize stage's vectors."""
-    vectors = weigh(count_terms(token_ids(texts), vocab.terms, vocab.ngrams), vocab)
+    vectors = weigh(count_terms(token_ids(texts, vocab.standardize), vocab.terms, vocab.ngrams),
+                    vocab)
     network, vectors = vector_network(model, vectors, "the test reviews")
     return network.predict(sparse_batches(vectors, None, 8), verbose=0)[:, 0]
 
 
+@pytest.mark.parametrize("standardize", ["keras", "unicode"])
 @pytest.mark.parametrize("ngrams", [1, 2, 3])
 @pytest.mark.parametrize("mode", ["multi_hot", "count", "tf_idf"])
-def test_raw_text_in_gives_the_pipelines_probabilities(mode, ngrams, tmp_path):
-    vocab = vocabulary(mode, ngrams)
+def test_raw_text_in_gives_the_pipelines_probabilities(mode, ngrams, standardize, tmp_path):
+    vocab = vocabulary(mode, ngrams, standardize)
     save_model(text_model(random_network(len(vocab.terms), seed=ngrams), vocab),
                tmp_path / "model.keras")
     model = load_model(tmp_path / "model.keras")
@@ -73,6 +78,20 @@ def test_raw_text_in_gives_the_pipelines_probabilities(mode, ngrams, tmp_path):
     expected = as_evaluate_scores(model, vocab, TEST)
     np.testing.assert_allclose(from_text, expected, rtol=0, atol=1e-6)
     assert np.ptp(expected) > 0.1  # the reviews score differently: the test can tell
+
+
+def words(text: str) -> list[str]:
+    from stages.text import tokenize
+    return [word.decode() for word in tokenize(text, "unicode")]
+
+
+def test_unicode_reads_any_language_as_its_words():
+    from stages.text import tokenize
+    assert words("¡Genial! “Ça” — marche…") == ["genial", "ça", "marche"]
+    assert words("Fish &amp; chips<br />don’t &#039;x&#039;") == ["fish", "chips", "don't", "x"]
+    assert words("良い天気") == ["良", "い", "天", "気"]
+    assert words("<B>Bold</B> a < b") == ["bold", "a", "b"]
+    assert tokenize("¡Genial! <br />", "keras") == [b"\xc2\xa1genial", b"br"]  # the notebook's
 
 
 def test_a_tokenizer_that_strips_punctuation_would_be_caught(tmp_path):

@@ -25,12 +25,39 @@ def session() -> list[tuple[str, list[str]]]:
     return steps
 
 
-# Lines of DVC's own that must come out as the README shows them (the experiment's
-# name aside); numbers, tables and training logs differ on the tiny data.
+# Lines that must come out as the README shows them, in its order: DVC's messages
+# and git's file lists. Numbers, tables and training logs differ on the tiny data.
 MESSAGE = re.compile(r"^(Stage '\w+' didn't change, skipping|Running stage '\w+':|"
+                     r"'[\w/.]+' didn't change, skipping|"
                      r"Data and pipelines are up to date\.|Reproducing experiment '[\w-]+'|"
                      r"Ran experiment\(s\): [\w-]+|Experiment results have been applied.*|"
-                     r"\s+modified:\s+\w+)$")
+                     r"Updating lock file 'dvc.lock'|To track the changes with git, run:|"
+                     r"\tgit add dvc.lock|Use `dvc push` to send your updates to remote storage\.|"
+                     r"\s+modified:\s+\w+|train:|\tchanged deps:|\t\tparams.yaml:|"
+                     r"Switched to a new branch '[\w-]+'|"
+                     r" M [\w/.]+|[AM] {7}[\w/.]+)$")
+README_DATASET, TINY_DATASET = "data/external/aclImdb.tar.gz", "data/external/aclImdb"
+README_EXPERIMENT = "gamey-areg"
+
+
+def assert_in_order(expected: list[str], output: list[str], command: str) -> None:
+    """Each expected line is in the output, after the one before it."""
+    at = 0
+    for line in expected:
+        try:
+            at = output.index(line, at) + 1
+        except ValueError:
+            raise AssertionError(f"{command}: {line!r} not found, in this order, in\n"
+                                 + "\n".join(output)) from None
+
+
+def dag_boxes(lines: list[str]) -> list[str]:
+    return re.findall(r"\| ([\w/.]+) \|", "\n".join(lines))
+
+
+def metric_rows(lines: list[str]) -> list[tuple[str, ...]]:
+    """(path, metric) of each row of a `dvc metrics diff` table."""
+    return [tuple(line.split()[:2]) for line in lines[1:] if line]
 
 
 @pytest.fixture(scope="module")
@@ -45,32 +72,51 @@ def project(tmp_path_factory):
 def test_the_first_dvc_session_runs_as_written(project):
     steps = session()
     commands = [command for command, _ in steps]
-    assert commands[:2] == ["dvc dag", "dvc status"]
-    assert "dvc exp run -S train.epochs=8" in commands and "git checkout HEAD~1" in commands
+    assert commands[:3] == ["git switch -c first-session", "dvc dag", "dvc status"]
+    assert commands[-2] == "git switch -q main && dvc checkout"
+    assert "dvc exp run -S train.epochs=8" in commands and "git checkout -q HEAD~1" in commands
     assert "dvc push" in commands
     name, dvc_status_seen = None, 0
     for command, shown in steps:
         if name:
-            command = command.replace("sural-upas", name)
+            command = command.replace(README_EXPERIMENT, name)
         args = shlex.split(command)
         if args[0] == "dvc":
             args = [sys.executable, "-m", "dvc", *args[1:]]
-        result = project.run("bash", "-c", command) if "&&" in command else project.run(*args)
-        output = result.stdout + result.stderr
-        if command == "dvc exp run -S train.epochs=8":
-            name = re.search(r"Reproducing experiment '([\w-]+)'", output)[1]
-        for line in shown:
-            if MESSAGE.match(line):
-                expected = line.replace("sural-upas", name or "sural-upas").strip()
-                assert expected in output, f"{command}: no {expected!r} in\n{output}"
+        if "&&" in command:
+            result = project.run("bash", "-c", command)
+        else:
+            result = project.run(*args)
+        # (A folder, as the tiny dataset is, is listed with a trailing /.)
+        output = [line.rstrip().removesuffix("/") for line in
+                  (result.stdout + result.stderr).splitlines()]
+        if command == "dvc exp run -S train.epochs=8" and name is None:
+            name = re.search(r"Reproducing experiment '([\w-]+)'", "\n".join(output))[1]
+            # params.yaml is in the form DVC writes back: the experiment changed one line.
+            diff = project.run("git", "diff", "-U0", "params.yaml").stdout.splitlines()
+            changed = [line for line in diff if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+            assert [line.split("#")[0].rstrip() for line in changed] == ["-  epochs: 6", "+  epochs: 8"]
+        expected = [line.replace(README_DATASET, TINY_DATASET).replace(README_EXPERIMENT, name or "")
+                    for line in shown if MESSAGE.match(line)]
+        assert_in_order(expected, output, command)
+        if command == "dvc dag":  # the same boxes, top to bottom
+            assert [box.replace(README_DATASET, TINY_DATASET) for box in dag_boxes(shown)] == \
+                dag_boxes(output)
         if command == "dvc metrics diff":
-            # Only metrics that changed are listed; which do depends on the data.
-            readme_rows = {tuple(line.split()[:2]) for line in shown[1:] if line}
-            actual_rows = {tuple(line.split()[:2]) for line in output.splitlines()[1:] if line}
-            assert ("reports/train.json", "epochs") in actual_rows <= readme_rows
+            # Each file's rows in DVC's order (which metrics changed, and which file DVC
+            # lists first, depend on the data).
+            assert ("reports/train.json", "epochs") in metric_rows(output)
+            for path in {row[0] for row in metric_rows(output)}:
+                actual = [row for row in metric_rows(output) if row[0] == path]
+                assert [row for row in metric_rows(shown) if row in actual] == actual
+        if command == "dvc metrics show":  # the columns shown, before the cut
+            header = shown[0].split()
+            assert output[0].split()[:len(header) - 1] == header[:-1] and header[-1] == "…"
+        if command.startswith("python -m stages.predict"):  # the same reviews, one line each
+            assert [line.split(None, 2)[2] for line in output] == [line.split(None, 2)[2] for line in shown]
         if command == "dvc status":
             dvc_status_seen += 1
-            if dvc_status_seen == 1:  # the prose: "set epochs: 6 under train:"
+            if dvc_status_seen == 1:  # the prose: "set `epochs: 6` under `train:`"
                 project.set_param("train.epochs", 6)
     assert name, "the walkthrough never ran an experiment"
     # "Share it": the second clone pulled the model its commit names, and trained nothing.
@@ -78,12 +124,18 @@ def test_the_first_dvc_session_runs_as_written(project):
     model = hashlib.md5((elsewhere.path / "models/model.keras").read_bytes()).hexdigest()
     assert model == elsewhere.locked_md5("train", "models/model.keras")
     assert elsewhere.dvc("status").stdout.strip() == "Data and pipelines are up to date."
+    # The round trip: main is as it was, its model the one its dvc.lock names.
+    assert project.run("git", "status", "--porcelain").stdout == ""
+    assert project.run("git", "branch", "--show-current").stdout.strip() == "main"
+    assert project.params["train"]["epochs"] == 3
+    model = hashlib.md5((project.path / "models/model.keras").read_bytes()).hexdigest()
+    assert model == project.locked_md5("train", "models/model.keras")
+    assert "first-session" in project.run("git", "branch").stdout
 
-    # What the prose says next: keep the experiment, two ways; compare it.
+    # What the prose says next: keep the experiment on a branch; compare it.
     readme = (ROOT / "README.md").read_text()
-    for keep in re.findall(r"`(dvc exp (?:apply|branch) sural-upas[^`]*)`", readme):
-        project.dvc(*shlex.split(keep.replace("sural-upas", name))[1:])
+    [branch] = re.findall(rf"`(dvc exp branch {README_EXPERIMENT}[^`]*)`", readme.replace("\n", " "))
+    project.dvc(*shlex.split(branch.replace(README_EXPERIMENT, name))[1:])
     assert "more-epochs" in project.run("git", "branch").stdout
-    assert project.params["train"]["epochs"] == 8
     table = project.run(sys.executable, str(ROOT / "experiments/compare.py")).stdout
-    assert re.search(r"^\| train\.epochs=8 \| 1 \| 0\.\d{4} ± 0\.0000 \|", table, re.M), table
+    assert re.search(r"^\| train\.epochs=8 \| \d \| 0\.\d{4} ± 0\.\d{4} \|", table, re.M), table
