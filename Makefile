@@ -43,8 +43,9 @@ repro: setup
 	$(IN_VENV) python -m stages.get_data
 	$(IN_VENV) dvc repro
 
-# One worker per core; each test file stays on one worker, with its fixtures.
+# The linter first; then one worker per core, each test file on one worker with its fixtures.
 test: setup
+	$(IN_VENV) ruff check .
 	$(IN_VENV) python -m pytest -q -n auto --dist loadfile
 
 benchmark: setup

@@ -79,6 +79,7 @@ timings["vectorize"] = time.perf_counter() - mark
 
 mark = time.perf_counter()
 from keras import layers, models  # noqa: E402  (the notebook imports Keras here)
+
 timings["import"] = time.perf_counter() - mark
 
 

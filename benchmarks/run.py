@@ -108,7 +108,8 @@ def main() -> None:
 
     median = [{key: statistics.median(r[side][key] for r in rounds) for key in rounds[0][side]}
               for side in range(3)]
-    ratio = lambda a, b: statistics.median(r[a]["wall"] / r[b]["wall"] for r in rounds)
+    def ratio(a, b):
+        return statistics.median(r[a]["wall"] / r[b]["wall"] for r in rounds)
     last = row("median", median)
     last[3], last[5] = f"{ratio(1, 0):.2f}", f"{ratio(2, 1):.2f}"  # medians of the ratios
     print("\n" + table(["round", "baseline s", "dvc repro s", "÷ baseline", "n-gram dvc repro s",

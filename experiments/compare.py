@@ -65,14 +65,17 @@ def main() -> None:
     groups = {", ".join(c for c in changed if c not in shared) or "(params.yaml as committed)":
               runs for changed, runs in groups.items()}
 
+    def pick(runs, key):
+        return [metrics[key] for _, _, metrics in runs]
+
     table = []
     for config, runs in groups.items():
-        pick = lambda key: [metrics[key] for _, _, metrics in runs]
-        row = [config, str(len(runs)), summary(pick("val_accuracy")), summary(pick("accuracy")),
-               summary(pick("loss")), "/".join(str(e) for e in sorted(set(pick("epochs"))))]
+        row = [config, str(len(runs)), summary(pick(runs, "val_accuracy")),
+               summary(pick(runs, "accuracy")), summary(pick(runs, "loss")),
+               "/".join(str(e) for e in sorted(set(pick(runs, "epochs"))))]
         if seconds:
             row.append(f"{statistics.mean(seconds[name] for name, _, _ in runs):.0f}")
-        table.append((statistics.mean(pick("val_accuracy")), row))
+        table.append((statistics.mean(pick(runs, "val_accuracy")), row))
     header = ["configuration", "seeds", "val accuracy", "test accuracy", "test loss", "epochs"]
     header += ["seconds per run"] if seconds else []
     print("| " + " | ".join(header) + " |")

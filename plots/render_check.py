@@ -10,12 +10,12 @@ series of both metrics, and every other Vega plot drew marks. Exits non-zero if 
 
 import argparse
 import os
-from collections import Counter
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 BROWSER = os.environ.get("CHROMIUM", "chromium")  # e.g. google-chrome on GitHub's runners

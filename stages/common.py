@@ -1,4 +1,4 @@
-"""What every stage shares: params, errors, atomic writes and the npz artifacts.
+"""What every stage shares: params, errors, atomic writes, the npz artifacts, label names.
 
 Stages run as `python -m stages.<name> ARGS` from the repository root (see
 dvc.yaml); each reads only its own block of params.yaml, checked against the
@@ -9,8 +9,6 @@ so that a failed or killed stage never leaves a file DVC could take as done.
 import difflib
 import json
 import os
-import signal
-import sys
 import zipfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,42 +24,11 @@ class StageError(Exception):
     """A problem the user can fix; printed without a traceback."""
 
 
-SIGNALS_RECEIVED: list[int] = []
+# Label 0 and label 1, as words and as aclImdb's folders (and the reports) name them.
+CLASSES = ("negative", "positive")
+SHORT_NAMES = ("neg", "pos")
+HISTORY = ["loss", "accuracy", "val_loss", "val_accuracy"]  # what train records, per epoch
 
-
-def run(main: Callable[[], None]) -> None:
-    """Run a stage's main(): clear message and exit code 1 on a StageError.
-
-    SIGINT and SIGTERM raise KeyboardInterrupt, so a stopped stage unwinds
-    its `atomic_output` blocks and removes its temporary files on the way
-    out. A stage that succeeds leaves with os._exit: every output is written
-    and closed by then, and Python's teardown of a process that has loaded
-    TensorFlow takes 0.7-0.9 s, longer than most stages' work.
-    """
-    def stop(signum, frame):
-        SIGNALS_RECEIVED.append(signum)
-        raise KeyboardInterrupt(f"stopped by signal {signum}")
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        if signal.getsignal(signum) is not signal.SIG_IGN:  # as a shell's background jobs have it
-            signal.signal(signum, stop)
-    try:
-        main()
-    except StageError as error:
-        sys.exit(f"error: {error}")
-    except KeyboardInterrupt:
-        sys.exit("interrupted: no output was written")
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
-
-
-def raise_if_stopped() -> None:
-    """Raise KeyboardInterrupt if a signal came, even if its exception got lost on the way:
-    TensorFlow drops a Python exception raised while its C++ code calls back into Python
-    (a Ctrl-C as an epoch's iterator is being created, say)."""
-    if SIGNALS_RECEIVED:
-        raise KeyboardInterrupt(f"stopped by signal {SIGNALS_RECEIVED[0]}")
 
 
 # --- params -----------------------------------------------------------------
@@ -77,50 +44,67 @@ class Param(NamedTuple):
     default: Any = REQUIRED
 
 
-def integer(low: int, high: float = float("inf")) -> Param:
-    ok = lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
-    return Param(ok, f"an integer >= {low}" + (f" and <= {high}" if high != float("inf") else ""))
+def integer(low: int, high: float = float("inf"), default: Any = REQUIRED) -> Param:
+    def ok(v) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
+    return Param(ok, f"an integer >= {low}" + (f" and <= {high}" if high != float("inf") else ""),
+                 default)
 
 
-def number(low: float, high: float, *, low_open=False, high_open=False) -> Param:
-    def ok(v):
+def number(low: float, high: float, *, low_open=False, high_open=False,
+           default: Any = REQUIRED) -> Param:
+    def ok(v) -> bool:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             return False
         above = v > low if low_open else v >= low
         below = v < high if high_open else v <= high
         return above and below
     left, right = "(" if low_open else "[", ")" if high_open else "]"
-    return Param(ok, f"a number in {left}{low}, {high}{right}")
+    return Param(ok, f"a number in {left}{low}, {high}{right}", default)
 
 
-def choice(*values) -> Param:
-    return Param(lambda v: v in values, "one of " + ", ".join(map(repr, values)))
+def choice(*values, default: Any = REQUIRED) -> Param:
+    def ok(v) -> bool:
+        return v in values
+    return Param(ok, "one of " + ", ".join(map(repr, values)), default)
 
 
-def text(default: Any = REQUIRED) -> Param:
-    return Param(lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string", default)
+def text(default: Any = REQUIRED, allowed: str = "a non-empty string") -> Param:
+    def ok(v) -> bool:
+        return isinstance(v, str) and v.strip() != ""
+    return Param(ok, allowed, default)
 
 
 def labels_list(default: list) -> Param:
     """Label values as written in the data; YAML's 1 and "1" both match a "1" there."""
-    ok = lambda v: (isinstance(v, list) and v != [] and all(
-        isinstance(u, (str, int)) and not isinstance(u, bool) and str(u).strip() for u in v))
+    def ok(v) -> bool:
+        return isinstance(v, list) and v != [] and all(
+            isinstance(u, (str, int)) and not isinstance(u, bool) and str(u).strip() for u in v)
     return Param(ok, "a non-empty list of label values, e.g. [positive] or [4, 5]", default)
 
 
 def count_or_fraction() -> Param:
-    ok = lambda v: (integer(1).check(v) or
-                    (isinstance(v, float) and number(0, 1, low_open=True, high_open=True).check(v)))
+    def ok(v) -> bool:
+        fraction = number(0, 1, low_open=True, high_open=True)
+        return integer(1).check(v) or (isinstance(v, float) and fraction.check(v))
     return Param(ok, "a count (an integer >= 1) or a fraction between 0 and 1, e.g. 0.2")
 
 
 def boolean() -> Param:
-    return Param(lambda v: isinstance(v, bool), "true or false")
+    def ok(v) -> bool:
+        return isinstance(v, bool)
+    return Param(ok, "true or false")
 
 
 def int_list(low: int) -> Param:
-    ok = lambda v: isinstance(v, list) and all(integer(low).check(u) for u in v)
+    def ok(v) -> bool:
+        return isinstance(v, list) and all(integer(low).check(u) for u in v)
     return Param(ok, f"a list of integers >= {low}, e.g. [16, 16]")
+
+
+def threshold() -> Param:
+    """`evaluate.threshold`, which predict reads too."""
+    return number(0, 1, low_open=True, high_open=True)
 
 
 def load_params(block: str, schema: dict[str, Param], path: Path = PARAMS_FILE) -> dict:
@@ -177,6 +161,37 @@ def atomic_output(path: str | Path):
         tmp.unlink(missing_ok=True)
 
 
+class FixedZip:
+    """A zip file whose bytes depend on its content only: every entry dated 1980-01-01,
+    in the order written (zipfile would stamp the current time)."""
+
+    def __init__(self, path: str | Path):
+        self.archive = zipfile.ZipFile(path, "w")
+
+    @staticmethod
+    def entry(name: str, compress_type: int = zipfile.ZIP_STORED,
+              mode: int | None = None) -> zipfile.ZipInfo:
+        info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+        info.compress_type = compress_type
+        if mode is not None:
+            info.external_attr = mode << 16
+        return info
+
+    def write(self, name: str, data: bytes, compress_type: int = zipfile.ZIP_STORED,
+              mode: int | None = None) -> None:
+        self.archive.writestr(self.entry(name, compress_type, mode), data)
+
+    def open(self, name: str):
+        """An entry to write in pieces, of any size."""
+        return self.archive.open(self.entry(name), "w", force_zip64=True)
+
+    def __enter__(self) -> "FixedZip":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.archive.close()
+
+
 class Streamed(NamedTuple):
     """A byte array too large to hold at once: its length, and its bytes in chunks."""
     length: int
@@ -190,18 +205,16 @@ def save_arrays(path: str | Path, **arrays: np.ndarray | Streamed) -> None:
     same arrays a new DVC hash on every run. A `Streamed` member is written
     chunk by chunk, as the uint8 array it would be.
     """
-    with atomic_output(path) as tmp:
-        with zipfile.ZipFile(tmp, "w") as archive:
-            for name, array in arrays.items():
-                member = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-                with archive.open(member, "w", force_zip64=True) as file:
-                    if isinstance(array, Streamed):
-                        np.lib.format.write_array_header_1_0(
-                            file, {"descr": "|u1", "fortran_order": False, "shape": (array.length,)})
-                        written = sum(file.write(chunk) for chunk in array.chunks)
-                        assert written == array.length, (name, written, array.length)
-                    else:
-                        np.lib.format.write_array(file, np.asarray(array), allow_pickle=False)
+    with atomic_output(path) as tmp, FixedZip(tmp) as archive:
+        for name, array in arrays.items():
+            with archive.open(f"{name}.npy") as file:
+                if isinstance(array, Streamed):
+                    np.lib.format.write_array_header_1_0(
+                        file, {"descr": "|u1", "fortran_order": False, "shape": (array.length,)})
+                    written = sum(file.write(chunk) for chunk in array.chunks)
+                    assert written == array.length, (name, written, array.length)
+                else:
+                    np.lib.format.write_array(file, np.asarray(array), allow_pickle=False)
 
 
 def load_arrays(path: str | Path, *names: str, optional=()) -> dict[str, np.ndarray]:
@@ -311,7 +324,8 @@ def balance(labels: np.ndarray) -> str:
 def check_labels(labels: np.ndarray, where: str) -> None:
     """Labels must be 0 (negative) or 1 (positive), with both present."""
     if labels.size and not np.isin(labels, (0, 1)).all():
-        raise StageError(f"{where}: labels must be 0 or 1, found {sorted(set(labels.tolist()))[:5]}")
+        raise StageError(f"{where}: labels must be 0 or 1, found "
+                         f"{sorted(set(labels.tolist()))[:5]}")
     if len(np.unique(labels)) < 2:
         raise StageError(f"{where}: all {labels.size} reviews have the same label; "
                          "a sentiment model needs both positive and negative reviews")

@@ -3,7 +3,8 @@
 Writes every report that is kept in git, for `dvc metrics diff` and `dvc plots diff`:
 - of the test reviews: `metrics.json` (loss, accuracy, precision, recall, F1,
   the negative class's recall, balanced accuracy, the accuracy of always guessing
-  the larger class, ROC AUC, number of reviews), `roc.json` (the ROC curve), `predictions.csv` (actual
+  the larger class, ROC AUC, number of reviews), `roc.json` (the ROC curve),
+  `predictions.csv` (actual
   and predicted label of every review, for DVC's confusion-matrix template) and
   two PNGs, the confusion matrix and the ROC curve;
 - of the training, from train's history: `history.csv` (the learning curves),
@@ -18,13 +19,24 @@ from pathlib import Path
 import numpy as np
 
 from stages import figures
-from stages.common import (StageError, balance, integer, load_params, number, run, write_bytes, write_csv,
-                           write_json)
+from stages.common import (
+    CLASSES,
+    HISTORY,
+    SHORT_NAMES,
+    StageError,
+    balance,
+    integer,
+    load_params,
+    threshold,
+    write_bytes,
+    write_csv,
+    write_json,
+)
+from stages.process import run
 from stages.text import load_vectors
 
-SCHEMA = {"threshold": number(0, 1, low_open=True, high_open=True), "batch_size": integer(1)}
+SCHEMA = {"threshold": threshold(), "batch_size": integer(1)}
 ROC_POINTS = 200
-HISTORY = ["loss", "accuracy", "val_loss", "val_accuracy"]  # the learning curves' columns
 
 
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -127,7 +139,7 @@ def main() -> None:
         metrics["n_reviews"] = len(labels)
         write_json(args.reports / "metrics.json", metrics)
         write_json(args.reports / "roc.json", {"roc": roc})
-        names = np.array(figures.NAMES)
+        names = np.array(SHORT_NAMES)
         write_csv(args.reports / "predictions.csv", ["actual", "predicted"],
                   zip(names[labels], names[predicted]))
         write_csv(args.reports / "history.csv", ["epoch"] + HISTORY,
@@ -140,7 +152,7 @@ def main() -> None:
         })
         for name, png in drawn.items():
             write_bytes(args.reports / "figures" / f"{name}.png", png.result())
-    larger = "positive" if labels.mean() > 0.5 else "negative"
+    larger = CLASSES[int(labels.mean() > 0.5)]
     print(f"test: {len(labels)} reviews, {balance(labels)}; always guessing {larger} "
           f"would score {metrics['majority_accuracy']}")
     print("test " + ", ".join(f"{name} {value}" for name, value in metrics.items()))

@@ -8,13 +8,13 @@ TensorFlow loads and trains in the stage's own process.
 """
 
 import io
-import signal
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 
 import numpy as np
 
-NAMES = ("neg", "pos")
+from stages.common import SHORT_NAMES
+from stages.process import ignore_signals
 
 
 def pyplot():
@@ -33,16 +33,9 @@ def artist():
     forking a process in which TensorFlow's threads run is unsafe. It
     imports matplotlib straight away, while the stage goes on.
     """
-    with ProcessPoolExecutor(max_workers=1, initializer=leave_signals_to_the_stage) as pool:
+    with ProcessPoolExecutor(max_workers=1, initializer=ignore_signals) as pool:
         pool.submit(load_matplotlib)  # starts the process
         yield pool
-
-
-def leave_signals_to_the_stage() -> None:
-    """Ctrl-C and SIGTERM reach the whole process group: the stage cleans up and stops its
-    artist, which would otherwise die mid-wait with a traceback of its own."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def load_matplotlib() -> None:
@@ -71,7 +64,7 @@ def confusion_png(labels: np.ndarray, predicted: np.ndarray) -> bytes:
     for (row, col), count in np.ndenumerate(counts):
         ax.text(col, row, f"{count:,}", ha="center", va="center",
                 color="white" if count > counts.max() / 2 else "black")
-    ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=NAMES, yticklabels=NAMES,
+    ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=SHORT_NAMES, yticklabels=SHORT_NAMES,
            xlabel="Predicted", ylabel="Actual", title="Confusion matrix (test)")
     return png(fig)
 

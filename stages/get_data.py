@@ -24,8 +24,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from stages.common import StageError, load_params, run
+from stages.common import StageError, load_params
 from stages.load import ARCHIVES, SCHEMA
+from stages.process import run
 
 OFFICIAL_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 

@@ -41,9 +41,27 @@ from typing import Iterator
 
 import numpy as np
 
-from stages.common import (Param, StageError, Streamed, atomic_output, balance, check_labels,
-                           choice, held_out_count, integer, labels_list, load_params, number,
-                           offsets, pack_reviews, run, save_arrays, stratified_split, text)
+from stages.common import (
+    SHORT_NAMES,
+    Param,
+    StageError,
+    Streamed,
+    atomic_output,
+    balance,
+    check_labels,
+    choice,
+    held_out_count,
+    integer,
+    labels_list,
+    load_params,
+    number,
+    offsets,
+    pack_reviews,
+    save_arrays,
+    stratified_split,
+    text,
+)
+from stages.process import run
 
 
 def known_encoding(name) -> bool:
@@ -53,22 +71,26 @@ def known_encoding(name) -> bool:
         return False
 
 
+def one_character(value) -> bool:
+    return value is None or (isinstance(value, str) and len(value) == 1)
+
+
 SCHEMA = {
     "source": choice("aclimdb", "csv", "folder", "keras"),
-    "path": Param(text().check, "a file or folder, relative to the repository"),
-    "test_path": Param(text().check, "the test file or folder, or the same as load.path"),
+    "path": text(allowed="a file or folder, relative to the repository"),
+    "test_path": text(allowed="the test file or folder, or the same as load.path"),
     # Only for csv and folder sources; params.yaml may leave them out.
-    "test_size": number(0, 1, low_open=True, high_open=True)._replace(default=0.2),
-    "seed": integer(0)._replace(default=42),
+    "test_size": number(0, 1, low_open=True, high_open=True, default=0.2),
+    "seed": integer(0, default=42),
     "text_column": text("text"),
     "label_column": text("label"),
-    "positive": labels_list(["pos"]),
-    "negative": labels_list(["neg"]),
-    "other_labels": choice("drop", "error")._replace(default="drop"),
+    "positive": labels_list(list(SHORT_NAMES[1:])),
+    "negative": labels_list(list(SHORT_NAMES[:1])),
+    "other_labels": choice("drop", "error", default="drop"),
     "encoding": Param(known_encoding, "a Python codec name, e.g. utf-8, cp1252, latin-1",
                       "utf-8"),
-    "delimiter": Param(lambda v: v is None or (isinstance(v, str) and len(v) == 1),
-                       "null (from the suffix: .csv comma, .tsv tab) or one character", None),
+    "delimiter": Param(one_character, "null (from the suffix: .csv comma, .tsv tab) or one "
+                       "character", None),
 }
 
 ARCHIVES = {  # the IMDB archives' sha256
@@ -79,7 +101,7 @@ ARCHIVES = {  # the IMDB archives' sha256
 # 50,000 labelled reviews, which both archives hold byte for byte.
 REVIEWS_SHA256 = "7fa89d3825423421cff7443c21cbabbe15691610030cc348a9d6dde85ea49673"
 REVIEW = re.compile(r"(?:.*/)?(train|test)/(neg|pos)/(\d+)_(\d+)\.txt")
-LABELS = {"neg": 0, "pos": 1}
+LABELS = {name: label for label, name in enumerate(SHORT_NAMES)}  # aclImdb's folders
 
 
 def sha256(path: Path) -> str:
@@ -204,7 +226,8 @@ def load_keras() -> dict[str, tuple[list[str], np.ndarray]]:
     # keeps ids below num_words; num_words=None would drop the single rarest word.
     (x_train, y_train), (x_test, y_test) = imdb.load_data(num_words=max(word_index.values()) + 4)
     words = {rank + 3: word for word, rank in word_index.items()}
-    to_text = lambda ids: " ".join(words[i] for i in ids if i in words)
+    def to_text(ids):
+        return " ".join(words[i] for i in ids if i in words)
     return {"train": ([to_text(s) for s in x_train], np.asarray(y_train, dtype=np.uint8)),
             "test": ([to_text(s) for s in x_test], np.asarray(y_test, dtype=np.uint8))}
 
@@ -278,7 +301,9 @@ def csv_rows(path: Path, params: dict) -> Iterator[tuple[str, str | None, str]]:
         raise StageError(f"{path}: a .csv or .tsv file was expected; name it so, or set "
                          "load.delimiter to the character between its fields")
     # utf-8-sig reads UTF-8 and drops the byte-order mark spreadsheets put first.
-    encoding = "utf-8-sig" if codecs.lookup(params["encoding"]).name == "utf-8" else params["encoding"]
+    encoding = params["encoding"]
+    if codecs.lookup(encoding).name == "utf-8":
+        encoding = "utf-8-sig"
     csv.field_size_limit(2 ** 31 - 1)  # texts longer than csv's default 128 KB
     rows = 0
     try:
@@ -294,7 +319,8 @@ def csv_rows(path: Path, params: dict) -> Iterator[tuple[str, str | None, str]]:
                     raise StageError(
                         f"{path} has no column {params[key]!r} (load.{key}); its columns are "
                         + ", ".join(map(repr, columns)) + f": set load.{key} to one of them")
-            text_at, label_at = columns.index(params["text_column"]), columns.index(params["label_column"])
+            text_at = columns.index(params["text_column"])
+            label_at = columns.index(params["label_column"])
             line = reader.line_num + 1  # where the next row starts
             for row in reader:
                 if row and len(row) != len(columns):
@@ -316,7 +342,8 @@ def csv_rows(path: Path, params: dict) -> Iterator[tuple[str, str | None, str]]:
         raise StageError(f"{path} has a header row but no rows of data")
 
 
-def folder_files(root: Path, params: dict, known: set[str]) -> Iterator[tuple[str, str | None, str]]:
+def folder_files(root: Path, params: dict,
+                 known: set[str]) -> Iterator[tuple[str, str | None, str]]:
     """(label, text, where) of every `root/<label>/*.txt`, by class, then by folder and name.
     With `other_labels: drop`, files of other labels (aclImdb's unsup/) are not read."""
     def order(path: Path):
@@ -339,19 +366,20 @@ def folder_files(root: Path, params: dict, known: set[str]) -> Iterator[tuple[st
                              f"({error.reason}): set load.encoding to the files' encoding")
 
 
-def spool(rows: Iterator[tuple[str, str | None, str]], params: dict, source: Path) -> tuple[Spool, Counter]:
+def spool(rows: Iterator[tuple[str, str | None, str]], params: dict,
+          source: Path) -> tuple[Spool, Counter]:
     """The rows whose label is positive or negative, spooled; and how many rows had each label."""
     positive, negative = params["_positive"], params["_negative"]
     kept, found, first, empty = Spool(), Counter(), {}, []
-    for label, text, where in rows:
+    for label, content, where in rows:
         found[label] += 1
         first.setdefault(label, where)
         if label not in positive and label not in negative:
             continue
-        if not text.strip():
+        if not content.strip():
             empty.append(where)
         elif not empty:
-            kept.add(text, label in positive)
+            kept.add(content, label in positive)
     others = {label: n for label, n in found.most_common() if label not in positive | negative}
     if others and params["other_labels"] == "error":
         raise StageError(
@@ -397,14 +425,19 @@ def load_own(params: dict, out: Path) -> None:
         """The data's train and test parts (aclImdb's layout), or None: all of it."""
         if params["source"] == "csv":
             if where.is_dir():
-                raise StageError(f"{where} is a folder; for texts in folders set load.source: folder")
+                raise StageError(f"{where} is a folder; for texts in folders set "
+                                 "load.source: folder")
             return {None: where}
         if not where.is_dir():
             raise StageError(f"{where} is not a folder; for a CSV file set load.source: csv")
-        return {"train": where / "train", "test": where / "test"} if (where / "train").is_dir() else {None: where}
+        if (where / "train").is_dir():
+            return {"train": where / "train", "test": where / "test"}
+        return {None: where}
 
     def read(where: Path) -> Iterator[tuple[str, str | None, str]]:
-        return csv_rows(where, params) if params["source"] == "csv" else folder_files(where, params, known)
+        if params["source"] == "csv":
+            return csv_rows(where, params)
+        return folder_files(where, params, known)
 
     data = parts(path)
     if test_path != path:

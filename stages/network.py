@@ -13,84 +13,43 @@ stage's encoding, as Keras layers (stages.vectorizer), in front of the
 trained network, so that `models/model.keras` takes a batch of reviews and
 returns their probabilities, with no code of this project but one function.
 
-Imported before anything else that loads TensorFlow: importing it here first
-keeps TensorFlow's start-up banners off the terminal (IMDB_TF_LOGS=1 shows
-them). Stages import it inside main(), once their input is checked and their
-figure-drawing process is started (see stages.figures.artist).
+TensorFlow loads quietly (stages.process.import_keras). Stages import this
+module inside main(), once their input is checked and their figure-drawing
+process is started (see stages.figures.artist).
 """
 
 import json
-import os
 import re
-import sys
 import zipfile
-from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
 
-from stages.common import StageError, atomic_output, raise_if_stopped
+from stages.common import FixedZip, StageError, atomic_output
+from stages.process import import_keras, raise_if_stopped
 from stages.text import Vectors, Vocab
 
-TF_LOGS = os.environ.get("IMDB_TF_LOGS", "") not in ("", "0")
-
-
-@contextmanager
-def native_stderr_silenced():
-    """Send what C++ code writes to stderr (file descriptor 2) to the null device.
-
-    TensorFlow's absl and oneDNN lines are written by C++ while it loads, so
-    TF_CPP_MIN_LOG_LEVEL cannot stop them. Python's own errors still show:
-    they are printed after this block, when stderr is back.
-    """
-    sys.stderr.flush()
-    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(null)
-
-
-if not TF_LOGS:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # and no info lines later on
-# Keras imports matplotlib.pyplot as it loads, for an image-gallery helper no
-# stage calls: 0.45 s of every TensorFlow stage's start. matplotlib is hidden
-# while Keras loads (Keras then goes without the helper); stages.figures
-# imports it as usual when it draws.
-hide_matplotlib = "matplotlib" not in sys.modules
-if hide_matplotlib:
-    sys.modules["matplotlib"] = None  # `import matplotlib` raises ImportError
-try:
-    with nullcontext() if TF_LOGS else native_stderr_silenced():
-        import keras
-        import tensorflow as tf
-finally:
-    if hide_matplotlib:
-        del sys.modules["matplotlib"]
-
+keras, tf = import_keras()
 from stages.vectorizer import text_vectorizer  # noqa: E402  (registers `standardize` with Keras)
 
 
 def build_model(num_words: int, p: dict) -> keras.Sequential:
-    """Dense(16, relu) → Dense(16, relu) → Dense(1, sigmoid) with the default params,
-    compiled; its starting weights (and dropout seeds) follow from `p["seed"]`."""
+    """The notebook's network, compiled: with the default params,
+    Dense(16, relu) → Dense(16, relu) → Dense(1, sigmoid), rmsprop, binary cross-entropy.
+    Its starting weights (and dropout seeds) follow from `p["seed"]`."""
     keras.utils.set_random_seed(p["seed"])
     regularizer = keras.regularizers.L2(p["l2"]) if p["l2"] else None
-    # Sparse input: the first layer computes Dense's product from the nonzero entries only
-    # (SparseDense while training; saved as Keras's Dense).
-    model = keras.Sequential([keras.Input(shape=(num_words,), sparse=True, name="reviews")],
-                             name="sentiment")
+    # The input is sparse, and every Dense layer is SparseDense (below): the first one
+    # computes Dense's product from the nonzero entries only.
+    model = keras.Sequential(name="sentiment")
+    model.add(keras.Input(shape=(num_words,), sparse=True, name="reviews"))
     for i, units in enumerate(p["hidden_units"], start=1):
-        dense = SparseDense if i == 1 else keras.layers.Dense
-        model.add(dense(units, activation=p["activation"], kernel_regularizer=regularizer,
-                        name=f"hidden_{i}"))
+        model.add(SparseDense(units, activation=p["activation"], kernel_regularizer=regularizer,
+                              name=f"hidden_{i}"))
         if p["dropout"]:
             model.add(keras.layers.Dropout(p["dropout"], name=f"dropout_{i}"))
-    model.add((SparseDense if not p["hidden_units"] else keras.layers.Dense)(
-        1, activation="sigmoid", name="output"))
+    model.add(SparseDense(1, activation="sigmoid", name="output"))
+
     optimizer = keras.optimizers.get({"class_name": p["optimizer"],
                                       "config": {"learning_rate": p["learning_rate"]}})
     model.compile(optimizer=optimizer, loss=p["loss"],
@@ -106,15 +65,12 @@ def fit(model: keras.Model, vectors: Vectors, labels: np.ndarray, p: dict, epoch
     val_batches = None if validation is None else sparse_batches(*validation, p["batch_size"])
     return model.fit(batches, validation_data=val_batches, epochs=epochs,
                      shuffle=False,  # the dataset shuffles itself, seeded
-                     callbacks=[*callbacks, StopOnSignal()], verbose=2).history
+                     callbacks=[*callbacks, STOP_ON_SIGNAL], verbose=2).history
 
 
-class StopOnSignal(keras.callbacks.Callback):
-    """Stop at the end of the epoch in which Ctrl-C or SIGTERM came, should TensorFlow
-    have swallowed the KeyboardInterrupt it raised (see `raise_if_stopped`)."""
-
-    def on_epoch_end(self, epoch, logs=None):
-        raise_if_stopped()
+# Stops at the end of the epoch in which Ctrl-C or SIGTERM came, should TensorFlow have
+# swallowed the KeyboardInterrupt it raised (stages.process.raise_if_stopped).
+STOP_ON_SIGNAL = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: raise_if_stopped())
 
 
 def variables(model: keras.Model) -> list:
@@ -246,13 +202,10 @@ def save_model(model: keras.Model, path: Path) -> None:
         config = SHARED_OBJECT.sub(lambda match: b'"shared_object_id": %d' % numbers.setdefault(
             match[1], len(numbers) + 1), config)
         members["config.json"] = (config, compression)
-        with zipfile.ZipFile(tmp, "w") as archive:
+        with FixedZip(tmp) as archive:
             for name in sorted(members):
                 data, compression = members[name]
-                info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-                info.compress_type = compression
-                info.external_attr = 0o644 << 16
-                archive.writestr(info, data)
+                archive.write(name, data, compression, mode=0o644)
 
 
 def sparse_batches(vectors: Vectors, labels: np.ndarray | None, batch_size: int,

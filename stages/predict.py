@@ -19,8 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.common import StageError, load_params, run
-from stages.evaluate import SCHEMA as EVALUATE_SCHEMA
+from stages.common import CLASSES, StageError, integer, load_params, threshold
+from stages.process import run
+
+# predict reads evaluate's block of params.yaml, for its threshold.
+SCHEMA = {"threshold": threshold(), "batch_size": integer(1)}
 
 
 def read_text(name: str) -> str:
@@ -37,7 +40,8 @@ def read_reviews(texts: list[str], files: list[str], folders: list[Path]) -> lis
     """(where it came from, review) for every review given, in order."""
     reviews = [(f"argument {i + 1}", text) for i, text in enumerate(texts)]
     for name in files:
-        reviews += [(f"{name}:{i + 1}", line) for i, line in enumerate(read_text(name).splitlines())]
+        lines = read_text(name).splitlines()
+        reviews += [(f"{name}:{i + 1}", line) for i, line in enumerate(lines)]
     for folder in folders:
         paths = sorted(folder.glob("*.txt"))
         if not paths:
@@ -61,7 +65,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--model", type=Path, default=Path("models/model.keras"))
     args = parser.parse_args()
-    threshold = load_params("evaluate", EVALUATE_SCHEMA)["threshold"]
+    cutoff = load_params("evaluate", SCHEMA)["threshold"]
     reviews = read_reviews(args.reviews, args.file, args.dir)
     if not args.model.is_file():
         raise StageError(f"{args.model} not found: train the model first with `dvc repro` "
@@ -81,7 +85,7 @@ def main() -> None:
         known = np.count_nonzero(vectors.numpy()[:, 1:], axis=1)
 
     results = [{"source": source, "review": text,
-                "probability": round(p, 4), "label": "positive" if p > threshold else "negative",
+                "probability": round(p, 4), "label": CLASSES[int(p > cutoff)],
                 "known_words": int(n)}
                for (source, text), p, n in zip(reviews, probabilities, known)]
     if args.json:

@@ -11,8 +11,16 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.common import (balance, check_labels, count_or_fraction, held_out_count, integer,
-                           load_params, run, stratified_split)
+from stages.common import (
+    balance,
+    check_labels,
+    count_or_fraction,
+    held_out_count,
+    integer,
+    load_params,
+    stratified_split,
+)
+from stages.process import run
 from stages.text import load_vectors, save_vectors
 
 SCHEMA = {"val_size": count_or_fraction(), "seed": integer(0)}

@@ -1,7 +1,16 @@
 """Reviews to vectors: the tokenizer, the n-gram vocabulary, and sparse `Vectors`.
 
-Shared by the vectorize stage and by predict, so that a new review is read
-exactly as the training reviews were. NumPy only: no TensorFlow import here.
+In the order a review goes through them:
+1. `tokenize`: a review's words (the Keras Tokenizer's lowercasing and
+   punctuation), and `token_ids`: every token numbered;
+2. `build_vocab`: the `num_words` most frequent terms of the training reviews
+   (words, and with n-grams word pairs and triples, as `ngram_keys` numbers them);
+3. `encode` (`count_terms`, then `weigh`): each review as a row over the
+   vocabulary. With the defaults, row i has a 1 in column j when review i
+   contains word j: the notebook's `vectorize_sequences`, stored sparse
+   (`Vectors`; `Vectors.dense()` is the notebook's matrix).
+
+Shared by the vectorize stage and the tests; NumPy only, no TensorFlow here.
 """
 
 import json
@@ -159,8 +168,19 @@ def ngram_keys(ids: np.ndarray, starts: np.ndarray, n: int, base: int):
     """Every run of `n` consecutive tokens inside one review, as (key, position).
 
     The key reads the n token ids as the digits of one number in `base`
-    (more than any id). N-grams never cross from one review to the next, and
-    any with a negative id (a token to ignore) is left out.
+    (more than any id), so that an n-gram is one integer NumPy can sort and
+    count. N-grams never cross from one review to the next, and any with a
+    negative id (a token to ignore) is left out. For example, with the tokens
+    numbered the(0) film(1) was(2) not(3) bad(4), so base 5:
+
+    >>> ids = np.array([0, 1, 2, 3, 4,  3, 4])   # "the film was not bad", "not bad"
+    >>> keys, at = ngram_keys(ids, np.array([0, 5, 7]), 2, 5)
+    >>> keys.tolist()                             # 0·5+1 "the film", 1·5+2 "film was", …
+    [1, 7, 13, 19, 19]
+    >>> at.tolist()                               # where each pair starts; none at 4
+    [0, 1, 2, 3, 5]
+
+    `digits(19, 2, 5)` reads "not bad" back: [3, 4].
     """
     if base ** n >= 2 ** 63:
         raise StageError(f"{base} distinct tokens are too many for n-grams of {n} "
@@ -305,52 +325,75 @@ class Vectors:
                        parts[0].num_words, values)
 
 
+@dataclass
+class TermColumns:
+    """Where each token and n-gram of the reviews goes: the lookup `count_terms` uses.
+
+    `word_columns[token id]` is the column of that word (-1: none). For longer
+    terms, the tokens they are made of get their own ids (`ngram_ids[token id]`,
+    -1: in no such term), and `ngram_columns[n]` holds the `ngram_keys` of the
+    vocabulary's n-word terms, sorted, with their columns.
+    """
+    word_columns: np.ndarray
+    ngram_ids: np.ndarray
+    base: int
+    ngram_columns: dict[int, tuple[np.ndarray, np.ndarray]]
+    width: int
+
+    @staticmethod
+    def of(tokens: list[bytes], terms: list[str], ngrams: int) -> "TermColumns":
+        words = [term.encode("utf-8").split(b" ") for term in terms]
+        column = {term[0]: j for j, term in enumerate(words) if len(term) == 1}
+        word_columns = np.array([column.get(token, -1) for token in tokens] or [-1])
+        token_index = {token: i for i, token in enumerate(dict.fromkeys(chain.from_iterable(
+            term for term in words if len(term) > 1)))}
+        base = max(len(token_index), 1)
+        ngram_ids = np.array([token_index.get(token, -1) for token in tokens] or [-1])
+        ngram_columns = {}
+        for n in range(2, ngrams + 1):
+            columns = np.array([j for j, term in enumerate(words) if len(term) == n],
+                               dtype=np.int64)
+            # The terms of n words, one after another, are n-grams of their own: a key each.
+            term_ids = np.array([token_index[t] for j in columns for t in words[j]],
+                                dtype=np.int64)
+            keys, _ = ngram_keys(term_ids, np.arange(0, len(term_ids) + 1, n), n, base)
+            order = np.argsort(keys)
+            ngram_columns[n] = keys[order], columns[order]
+        return TermColumns(word_columns, ngram_ids, base, ngram_columns, max(len(terms), 1))
+
+
+def count_chunk(lookup: TermColumns, ids: np.ndarray, starts: np.ndarray,
+                counts: bool) -> Vectors:
+    """The term counts of a few thousand reviews (`ids`, review i from `starts[i]`)."""
+    width = lookup.width
+    columns = lookup.word_columns[ids]
+    rows = np.repeat(np.arange(len(starts) - 1), np.diff(starts))
+    cells = [rows[columns >= 0] * width + columns[columns >= 0]]  # one per occurrence
+    for n, (term_keys, term_columns) in lookup.ngram_columns.items():
+        keys, positions = ngram_keys(lookup.ngram_ids[ids], starts, n, lookup.base)
+        at = np.minimum(np.searchsorted(term_keys, keys), max(len(term_keys) - 1, 0))
+        hit = term_keys[at] == keys if len(term_keys) else np.zeros(len(keys), dtype=bool)
+        rows = np.searchsorted(starts, positions[hit], side="right") - 1
+        cells.append(rows * width + term_columns[at[hit]])
+    # One sort orders each row's columns and brings repeats together.
+    cells, times = np.unique(np.concatenate(cells), return_counts=True)
+    return Vectors((cells % width).astype(np.min_scalar_type(width - 1)),
+                   offsets(np.bincount(cells // width, minlength=len(starts) - 1)),
+                   width,
+                   times.astype(np.float32) if counts else None)
+
+
 def count_terms(reviews: TokenIds, terms: list[str], ngrams: int, chunk: int = 5000,
                 counts: bool = True) -> Vectors:
     """How many times each review contains each term: `values` are the counts (with
-    `counts=False`, None: the columns only, as multi-hot needs)."""
-    words = [term.encode("utf-8").split(b" ") for term in terms]
-    # Words: the column of each distinct token (-1: none).
-    column = {term[0]: j for j, term in enumerate(words) if len(term) == 1}
-    word_columns = np.array([column.get(token, -1) for token in reviews.tokens] or [-1])
-    # Longer n-grams: the tokens they are made of get ids (-1: in none of them), and each
-    # n-gram a key as in `ngram_keys`; `ngram_columns[n]` = (sorted keys, their columns).
-    token_index = {token: i for i, token in enumerate(dict.fromkeys(chain.from_iterable(
-        term for term in words if len(term) > 1)))}
-    base = max(len(token_index), 1)
-    ngram_ids = np.array([token_index.get(token, -1) for token in reviews.tokens] or [-1])
-    ngram_columns = {}
-    for n in range(2, ngrams + 1):
-        columns = np.array([j for j, term in enumerate(words) if len(term) == n], dtype=np.int64)
-        # The terms of n words, one after another, are n-grams of their own: one key each.
-        term_ids = np.array([token_index[t] for j in columns for t in words[j]], dtype=np.int64)
-        keys, _ = ngram_keys(term_ids, np.arange(0, len(term_ids) + 1, n), n, base)
-        order = np.argsort(keys)
-        ngram_columns[n] = keys[order], columns[order]
-
-    width = max(len(terms), 1)
-    index_type = np.min_scalar_type(width - 1)
-
-    def count_chunk(ids: np.ndarray, starts: np.ndarray) -> Vectors:
-        columns = word_columns[ids]
-        rows = np.repeat(np.arange(len(starts) - 1), np.diff(starts))
-        cells = [rows[columns >= 0] * width + columns[columns >= 0]]  # one per occurrence
-        for n, (term_keys, term_columns) in ngram_columns.items():
-            keys, positions = ngram_keys(ngram_ids[ids], starts, n, base)
-            at = np.minimum(np.searchsorted(term_keys, keys), max(len(term_keys) - 1, 0))
-            hit = term_keys[at] == keys if len(term_keys) else np.zeros(len(keys), dtype=bool)
-            rows = np.searchsorted(starts, positions[hit], side="right") - 1
-            cells.append(rows * width + term_columns[at[hit]])
-        # One sort orders each row's columns and brings repeats together.
-        cells, times = np.unique(np.concatenate(cells), return_counts=True)
-        return Vectors((cells % width).astype(index_type),
-                       offsets(np.bincount(cells // width, minlength=len(starts) - 1)),
-                       len(terms), times.astype(np.float32) if counts else None)
-
-    # A few thousand reviews at a time: the temporary arrays stay small.
-    parts = [count_chunk(np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64))]
-    parts += [count_chunk(ids, starts) for ids, starts in reviews.chunks(chunk)]
-    return Vectors.concatenate(parts)
+    `counts=False`, None: the columns only, as multi-hot needs). A few thousand reviews
+    at a time, so that the temporary arrays stay small."""
+    lookup = TermColumns.of(reviews.tokens, terms, ngrams)
+    parts = [count_chunk(lookup, np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64), counts)]
+    parts += [count_chunk(lookup, ids, starts, counts) for ids, starts in reviews.chunks(chunk)]
+    vectors = Vectors.concatenate(parts)
+    vectors.num_words = len(terms)
+    return vectors
 
 
 def inverse_document_frequency(train_counts: Vectors) -> np.ndarray:

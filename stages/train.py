@@ -1,4 +1,5 @@
-"""Train: the notebook's network, fitted with a validation set, then refitted on all training reviews.
+"""Train: the notebook's network, fitted with a validation set, then refitted on all
+training reviews.
 
 1. Fit on the training part of the split, validating on the validation part
    after every epoch; the per-epoch history is the learning curves.
@@ -20,8 +21,18 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.common import (StageError, boolean, choice, int_list, integer, load_params, number,
-                           run, write_json)
+from stages.common import (
+    HISTORY,
+    StageError,
+    boolean,
+    choice,
+    int_list,
+    integer,
+    load_params,
+    number,
+    write_json,
+)
+from stages.process import run
 from stages.text import Vectors, load_vectors, load_vocab
 
 SCHEMA = {
@@ -41,7 +52,6 @@ SCHEMA = {
     "patience": integer(0),
     "restore_best_weights": boolean(),
 }
-HISTORY = ["loss", "accuracy", "val_loss", "val_accuracy"]  # what fit records, per epoch
 
 
 def best_epoch(history: dict, monitor: str) -> int:

@@ -17,12 +17,23 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.common import choice, integer, load_arrays, load_params, review_chunks, run, write_json
-from stages.text import (MODES, STANDARDIZE, TokenIds, Vocab, build_vocab, count_terms,
-                         inverse_document_frequency, save_vectors, token_ids, weigh)
+from stages.common import choice, integer, load_arrays, load_params, review_chunks, write_json
+from stages.process import run
+from stages.text import (
+    MODES,
+    STANDARDIZE,
+    TokenIds,
+    Vocab,
+    build_vocab,
+    count_terms,
+    inverse_document_frequency,
+    save_vectors,
+    token_ids,
+    weigh,
+)
 
 SCHEMA = {"num_words": integer(1), "ngrams": integer(1, 3), "mode": choice(*MODES),
-          "standardize": choice(*STANDARDIZE)._replace(default="keras")}
+          "standardize": choice(*STANDARDIZE, default="keras")}
 
 
 def read_token_ids(path: Path, standardize: str, ids_file: Path) -> tuple[TokenIds, np.ndarray]:

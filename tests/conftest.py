@@ -19,7 +19,8 @@ NEUTRAL = ["the", "film", "plot", "actor", "scene", "movie", "story", "and", "a"
            "it", "this", "of", "to", "is"]
 
 TINY_PARAMS = {
-    "load": {"source": "folder", "path": "data/external/aclImdb", "test_path": "data/external/aclImdb"},
+    "load": {"source": "folder", "path": "data/external/aclImdb",
+             "test_path": "data/external/aclImdb"},
     "vectorize": {"num_words": 28, "ngrams": 1, "mode": "multi_hot", "standardize": "keras"},
     "split": {"val_size": 16, "seed": 0},
     "train": {"hidden_units": [8, 8], "activation": "relu", "loss": "binary_crossentropy",
@@ -44,7 +45,8 @@ def tiny_params_text() -> str:
                 values = [f"  - {item}" for item in value]
                 line = f"  {key}:{match[2]}{match[3]}{match[4] or ''}"
             else:
-                text = yaml.safe_dump(value, default_flow_style=True).removesuffix("\n...\n").strip()
+                text = yaml.safe_dump(value, default_flow_style=True)
+                text = text.removesuffix("\n...\n").strip()
                 line = f"  {key}: {text}{match[4] or ''}"
         elif line.startswith("  - ") and values is not None:
             if values:
@@ -119,7 +121,8 @@ class Project:
     def dvc(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return self.run(sys.executable, "-m", "dvc", *args, check=check)
 
-    def repro(self, *args: str, check: bool = True) -> tuple[list[str], subprocess.CompletedProcess]:
+    def repro(self, *args: str,
+              check: bool = True) -> tuple[list[str], subprocess.CompletedProcess]:
         """Run `dvc repro`; return the stages that really ran, and the result."""
         result = self.dvc("repro", *args, check=check)
         ran = [line.split("'")[1] for line in result.stdout.splitlines()

@@ -5,9 +5,20 @@ import numpy as np
 import pytest
 import yaml
 
-from stages.common import (StageError, atomic_output, choice, integer, load_arrays,
-                           load_params, number, pack_reviews, save_arrays, unpack_reviews,
-                           write_csv, write_json)
+from stages.common import (
+    StageError,
+    atomic_output,
+    choice,
+    integer,
+    load_arrays,
+    load_params,
+    number,
+    pack_reviews,
+    save_arrays,
+    unpack_reviews,
+    write_csv,
+    write_json,
+)
 
 SCHEMA = {"epochs": integer(1), "rate": number(0, 1, low_open=True), "loss": choice("mse", "bce")}
 

@@ -10,9 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from packaging.markers import Marker, default_environment
-
 from conftest import ROOT
+from packaging.markers import Marker, default_environment
 
 UV = shutil.which("uv", path=os.path.dirname(sys.executable))
 PLATFORMS = {  # uv's name → the marker values of that platform
@@ -45,7 +44,8 @@ def uv(*args: str) -> subprocess.CompletedProcess:
     # The target Python is only a version to resolve for: uv must not download one.
     env = os.environ | {"UV_PYTHON_DOWNLOADS": "never"}
     result = subprocess.run([UV, *args], cwd=ROOT, capture_output=True, text=True, env=env)
-    if result.returncode and re.search(r"(?i)failed to fetch|dns error|connect|network", result.stderr):
+    offline = re.search(r"(?i)failed to fetch|dns error|connect|network", result.stderr)
+    if result.returncode and offline:
         pytest.skip(f"the package index cannot be reached: {result.stderr.strip()[-200:]}")
     return result
 
@@ -77,7 +77,8 @@ def test_lock_resolves_with_the_same_pins_on_every_platform(resolutions, platfor
     environment = default_environment() | PLATFORMS[platform] | {
         "python_version": python, "python_full_version": f"{python}.0",
         "implementation_name": "cpython", "platform_python_implementation": "CPython"}
-    locked = {name: version for name, version, marker in pins((ROOT / "requirements.txt").read_text())
+    lock = (ROOT / "requirements.txt").read_text()
+    locked = {name: version for name, version, marker in pins(lock)
               if not marker or Marker(marker).evaluate(environment)}
     resolved = {name: version for name, version, _ in pins(path.read_text())}
     assert resolved == locked
@@ -97,9 +98,11 @@ def test_lock_is_what_pyproject_asks_for(tmp_path):
     shutil.copy(ROOT / "requirements.txt", tmp_path / "lock.txt")  # uv keeps its pins if it can
     result = uv(*command[1:-2], "-o", str(tmp_path / "lock.txt"))
     assert result.returncode == 0, result.stderr
-    assert pins((tmp_path / "lock.txt").read_text()) == pins((ROOT / "requirements.txt").read_text())
+    locked = pins((ROOT / "requirements.txt").read_text())
+    assert pins((tmp_path / "lock.txt").read_text()) == locked
     make_lock = re.search(r"^lock:.*\n((?:\t.*\n)+)", (ROOT / "Makefile").read_text(), re.M)[1]
-    assert " ".join(command[1:]) in " ".join(make_lock.replace("\\\n", " ").replace("--quiet", "").split())
+    written = make_lock.replace("\\\n", " ").replace("--quiet", "")
+    assert " ".join(command[1:]) in " ".join(written.split())
 
 
 # --- make finds its Python ----------------------------------------------------------
@@ -158,7 +161,8 @@ def test_offline_template_inlines_vega_from_python(tmp_path):
     project.mkdir()
     subprocess.run(["git", "init", "-q"], cwd=project, check=True)
     subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=project, check=True)
-    shutil.copytree(ROOT / "plots", project / "plots", ignore=shutil.ignore_patterns("offline.html"))
+    shutil.copytree(ROOT / "plots", project / "plots",
+                    ignore=shutil.ignore_patterns("offline.html"))
     env = os.environ | {"PATH": os.path.dirname(sys.executable), "DVC_NO_ANALYTICS": "1"}
     subprocess.run([sys.executable, "plots/offline_template.py"], cwd=project, env=env, check=True,
                    capture_output=True)
@@ -173,7 +177,8 @@ def test_offline_template_inlines_vega_from_python(tmp_path):
 def test_package_builds_with_the_stages_and_the_pinned_dependencies(tmp_path):
     pytest.importorskip("setuptools")
     source = tmp_path / "source"  # a copy: building writes build/ and *.egg-info beside the code
-    shutil.copytree(ROOT / "stages", source / "stages", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "stages", source / "stages",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source / name)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",

@@ -7,8 +7,8 @@ import tarfile
 import numpy as np
 import pytest
 import yaml
-
 from conftest import tar_gz, write_aclimdb
+
 from stages import load
 from stages.common import StageError, load_arrays, unpack_reviews
 
@@ -21,7 +21,8 @@ def project(tmp_path, monkeypatch):
         (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
         monkeypatch.setattr(sys, "argv", ["load", path, path, "data/raw"])
         load.main()
-        return {split: load_arrays(tmp_path / "data/raw" / f"{split}.npz", "text", "offsets", "labels")
+        return {split: load_arrays(tmp_path / "data/raw" / f"{split}.npz",
+                                   "text", "offsets", "labels")
                 for split in ("train", "test")}
 
     monkeypatch.chdir(tmp_path)
@@ -78,14 +79,16 @@ def test_an_archive_is_checked_by_its_content_whatever_its_name(project, tmp_pat
 
 
 def test_missing_dataset_says_how_to_get_it(project, tmp_path):
-    with pytest.raises(StageError, match="aclImdb.tar.gz not found: run `python -m stages.get_data`"):
+    with pytest.raises(StageError,
+                       match="aclImdb.tar.gz not found: run `python -m stages.get_data`"):
         project()
     assert not (tmp_path / "data/raw").exists()
 
 
 def test_wrong_checksum_is_refused(project, tmp_path):
     (tmp_path / "data/external/aclImdb.tar.gz").write_bytes(b"not the archive")
-    with pytest.raises(StageError, match="has sha256 .* neither IMDB archive's.*c40f74a1.*e58b7991"):
+    with pytest.raises(StageError,
+                       match="has sha256 .* neither IMDB archive's.*c40f74a1.*e58b7991"):
         project()
     assert not (tmp_path / "data/raw").exists()
 
@@ -123,7 +126,8 @@ def test_empty_review_is_refused(project, tmp_path):
 def test_a_review_not_in_utf8_is_named(project, tmp_path):
     folder = write_aclimdb(tmp_path / "data/external", per_class=3)
     (folder / "train/neg/7_2.txt").write_bytes("Mauvais, très mauvais.".encode("latin-1"))
-    with pytest.raises(StageError, match="train/neg/7_2.txt is not valid utf-8 text.*load.encoding"):
+    with pytest.raises(StageError,
+                       match="train/neg/7_2.txt is not valid utf-8 text.*load.encoding"):
         project("data/external/aclImdb", "folder")
 
 
@@ -157,7 +161,8 @@ def test_keras_source_turns_word_indices_back_into_text(project, tmp_path, monke
 
 
 def test_unknown_source_is_refused(project):
-    with pytest.raises(StageError, match="'load.source' is 'imdb'.*'aclimdb', 'csv', 'folder', 'keras'"):
+    with pytest.raises(StageError,
+                       match="'load.source' is 'imdb'.*'aclimdb', 'csv', 'folder', 'keras'"):
         project(source="imdb")
 
 

@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 import yaml
-
 from conftest import make_project, make_review
+
 from stages import load
 from stages.common import StageError, load_arrays, unpack_reviews
 
@@ -47,8 +47,10 @@ def run_load(tmp_path, monkeypatch):
         load.main()
         out = {}
         for split in ("train", "test"):
-            arrays = load_arrays(tmp_path / "data/raw" / f"{split}.npz", "text", "offsets", "labels")
-            out[split] = (unpack_reviews(arrays["text"], arrays["offsets"]), arrays["labels"].tolist())
+            arrays = load_arrays(tmp_path / "data/raw" / f"{split}.npz",
+                                 "text", "offsets", "labels")
+            out[split] = (unpack_reviews(arrays["text"], arrays["offsets"]),
+                          arrays["labels"].tolist())
         return out
 
     return run
@@ -109,7 +111,8 @@ def test_folders_named_by_label(run_load, tmp_path, capsys):
     (root / "good/10.txt").write_text("Great fun, ten out of ten", encoding="utf-8")
     out = run_load(root, source="folder", positive=["good"], negative=["bad"], test_size=0.25)
     assert len(out["train"][0]) == 10 and len(out["test"][0]) == 3
-    assert "dropped 2 texts labelled neither positive nor negative: 'meh' 2" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "dropped 2 texts labelled neither positive nor negative: 'meh' 2" in printed
     # With a test folder of its own, all of `root` is training data, in the order of the
     # files' names: 9.txt before 10.txt.
     for name in ("good", "bad"):
@@ -132,7 +135,8 @@ def test_the_aclimdb_layout_as_a_folder_source_with_its_own_test_part(run_load, 
 
 BAD_CSV = [
     # (what, file bytes, params, the error's words)
-    ("not utf-8", "id,review,sentiment\n1,fine,positive\n2,très mauvais,negative\n".encode("cp1252"),
+    ("not utf-8",
+     "id,review,sentiment\n1,fine,positive\n2,très mauvais,negative\n".encode("cp1252"),
      {}, r"reviews.csv, line 3, is not valid utf-8 text .*set load.encoding"),
     ("missing column", b"id,text,label\n1,fine,positive\n",
      {}, "has no column 'review' \\(load.text_column\\); its columns are 'id', 'text', 'label'"),
@@ -156,7 +160,8 @@ BAD_CSV = [
 
 
 @pytest.mark.parametrize("what, content, params, message", BAD_CSV, ids=[c[0] for c in BAD_CSV])
-def test_bad_csv_is_named_and_nothing_is_written(run_load, tmp_path, what, content, params, message):
+def test_bad_csv_is_named_and_nothing_is_written(run_load, tmp_path, what, content, params,
+                                                 message):
     path = tmp_path / "data/external/reviews.csv"
     path.write_bytes(content)
     with pytest.raises(StageError, match=message):
@@ -220,7 +225,8 @@ def test_the_pipeline_on_a_csv(tmp_path):
     assert 0 < metrics["majority_accuracy"] < 1 and "balanced_accuracy" in metrics
     vocab = json.loads((project.path / "data/vectors/vocab.json").read_text())
     assert vocab["standardize"] == "unicode" and "ça" in vocab["terms"]
-    assert not any(mark in term for term in vocab["terms"] for mark in "¡!“—.,") and "br" not in vocab["terms"]
+    assert not any(mark in term for term in vocab["terms"] for mark in "¡!“—.,")
+    assert "br" not in vocab["terms"]  # <br /> is markup, dropped
     project.commit("on the csv")
 
     project.set_param("train.epochs", 3)
@@ -244,5 +250,6 @@ def test_the_pipeline_on_a_csv(tmp_path):
     assert "Running stage 'vectorize'" in ran.stdout and "Running stage 'load'" not in ran.stdout
     project.dvc("remote", "add", "-d", "--local", "team", str(tmp_path / "remote"))
     project.dvc("push")
-    md5 = yaml.safe_load((project.path / f"{params['load']['path']}.dvc").read_text())["outs"][0]["md5"]
+    record = project.path / f"{params['load']['path']}.dvc"
+    md5 = yaml.safe_load(record.read_text())["outs"][0]["md5"]
     assert (tmp_path / "remote/files/md5" / md5[:2] / md5[2:]).is_file()

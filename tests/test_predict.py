@@ -3,14 +3,13 @@ import sys
 
 import numpy as np
 import pytest
-import keras
 import yaml
-
 from conftest import TINY_PARAMS
+
 from stages import predict
 from stages.common import StageError
-from stages.text import Vocab, build_vocab, encode, token_ids
 from stages.network import build_model, fit, portable, save_model, text_model
+from stages.text import Vocab, build_vocab, encode, token_ids
 
 
 @pytest.fixture(scope="module")
@@ -54,11 +53,13 @@ def test_prints_probability_and_label_per_review(run_predict, trained, tmp_path)
     out = run_predict("Great! Loved it.", "Awful and boring", "-f", str(tmp_path / "reviews.txt"),
                       "-d", str(tmp_path / "folder"), "--json")
     results = json.loads(out)
-    assert [r["label"] for r in results] == ["positive", "negative", "positive", "negative", "positive"]
+    assert [r["label"] for r in results] == [
+        "positive", "negative", "positive", "negative", "positive"]
     assert [r["source"] for r in results][2:] == [
         f"{tmp_path}/reviews.txt:1", f"{tmp_path}/reviews.txt:2", f"{tmp_path}/folder/one.txt"]
     # Same tokenizer, vocabulary and network as training: the network's output on that vector.
-    expected = model.predict(encode(token_ids(["Great! Loved it."]), Vocab(vocab)).dense(), verbose=0)
+    vector = encode(token_ids(["Great! Loved it."]), Vocab(vocab)).dense()
+    expected = model.predict(vector, verbose=0)
     assert results[0]["probability"] == pytest.approx(float(expected[0, 0]), abs=1e-4)
 
     table = run_predict("Great! Loved it.", "xyzzy")
@@ -82,7 +83,8 @@ def test_reads_stdin(run_predict, monkeypatch):
     (lambda tmp: ["-f", str(tmp / "missing.txt")], "cannot read .*missing.txt: No such file"),
     (lambda tmp: ["-f", str(tmp / "latin1.txt")], "latin1.txt is not UTF-8 text"),
     (lambda tmp: ["-d", str(tmp / "nothing")], "is not a folder with .txt files"),
-    (lambda tmp: ["--model", str(tmp / "none.keras"), "good"], r"not found: train the model first with `dvc repro`"),
+    (lambda tmp: ["--model", str(tmp / "none.keras"), "good"],
+     r"not found: train the model first with `dvc repro`"),
     (lambda tmp: ["--model", str(tmp / "junk.keras"), "good"], "cannot load .*junk.keras"),
 ])
 def test_clear_errors(run_predict, tmp_path, make_args, message):
@@ -104,6 +106,7 @@ def test_reads_a_review_with_an_ngram_tf_idf_vocabulary(run_predict, tmp_path, c
     """Word pairs and the training reviews' IDF weights, inside the saved model: the
     probability is the network's own on the vector vectorize would have made."""
     from conftest import make_review
+
     from stages.network import sparse_batches
     from stages.text import count_terms, inverse_document_frequency, weigh
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-
 from conftest import ROOT, environment, reproduced_project
+
 from stages import load, split, vectorize
 from stages.common import pack_reviews, save_arrays
 from stages.text import load_vectors
@@ -56,7 +56,8 @@ def test_split_sizes_and_stratification(tmp_path, monkeypatch):
     of positive reviews, to within one review."""
     words = [f"w{i}" for i in range(12)]
     labels = [0] * 60 + [1] * 40  # ordered by label, like aclImdb
-    save_raw(tmp_path / "raw/train.npz", [" ".join(words[i % 12:]) + " x" for i in range(100)], labels)
+    save_raw(tmp_path / "raw/train.npz", [" ".join(words[i % 12:]) + " x" for i in range(100)],
+             labels)
     save_raw(tmp_path / "raw/test.npz", ["w0 w1", "w2"], [0, 1])
     run_stage(vectorize, monkeypatch, tmp_path,
               {"vectorize": {"num_words": 10, "ngrams": 1, "mode": "multi_hot"}}, "raw", "vectors")
@@ -188,7 +189,8 @@ def predict(project, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("make_args, message", [
-    (lambda tmp: ["--model", str(tmp / "none.keras"), "Fine"], "none.keras not found: train the model first with `dvc repro`"),
+    (lambda tmp: ["--model", str(tmp / "none.keras"), "Fine"],
+     "none.keras not found: train the model first with `dvc repro`"),
     (lambda tmp: ["Fine", "  "], "empty review (argument 2): every review needs some text"),
     (lambda tmp: ["--dir", str(tmp / "folder")], "latin1.txt is not UTF-8 text"),
     (lambda tmp: ["--file", str(tmp / "folder")], "cannot read"),

@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, Project, environment
 from servers import ssh_server
 from test_sharing import use_remote

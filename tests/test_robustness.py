@@ -12,7 +12,6 @@ import time
 
 import pytest
 import yaml
-
 from conftest import ROOT, environment, reproduced_project
 
 sys.path.insert(0, str(ROOT / "plots"))

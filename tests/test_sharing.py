@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import ROOT, Project, environment, reproduced_project
 from servers import HTTPServer, SSHServer, ssh_server
 

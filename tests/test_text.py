@@ -4,9 +4,19 @@ import numpy as np
 import pytest
 
 from stages.common import StageError, save_arrays
-from stages.text import (Vectors, Vocab, build_vocab, count_terms, encode,
-                         inverse_document_frequency, load_vectors, save_vectors, token_ids,
-                         tokenize, weigh)
+from stages.text import (
+    Vectors,
+    Vocab,
+    build_vocab,
+    count_terms,
+    encode,
+    inverse_document_frequency,
+    load_vectors,
+    save_vectors,
+    token_ids,
+    tokenize,
+    weigh,
+)
 
 
 def test_tokenize_follows_the_keras_tokenizer_defaults():

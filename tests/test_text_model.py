@@ -10,12 +10,26 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import ROOT, TINY_PARAMS
-from stages.network import (build_model, keras, load_model, save_model, sparse_batches, text_model,
-                            tf, vector_network)
-from stages.text import (Vocab, build_vocab, count_terms, inverse_document_frequency, token_ids,
-                         weigh)
+
+from stages.network import (
+    build_model,
+    keras,
+    load_model,
+    save_model,
+    sparse_batches,
+    text_model,
+    tf,
+    vector_network,
+)
+from stages.text import (
+    Vocab,
+    build_vocab,
+    count_terms,
+    inverse_document_frequency,
+    token_ids,
+    weigh,
+)
 
 # Each line exercises one step of the tokenizer; the vocabulary comes from them, so a step
 # done otherwise would give another vector, and another probability.

@@ -7,17 +7,35 @@ import sys
 import zipfile
 
 import keras
-import tensorflow as tf
 import numpy as np
 import pytest
+import tensorflow as tf
 import yaml
-
 from conftest import ROOT, TINY_PARAMS
-from stages.network import (SparseDense, build_model, fit, load_model, portable, restore,
-                            save_model, sparse_batches, state, vector_network)
-from stages.text import (Vocab, build_vocab, count_terms, encode, inverse_document_frequency,
-                         save_vectors, token_ids, weigh)
+
 from stages import train
+from stages.network import (
+    SparseDense,
+    build_model,
+    fit,
+    load_model,
+    portable,
+    restore,
+    save_model,
+    sparse_batches,
+    state,
+    vector_network,
+)
+from stages.text import (
+    Vocab,
+    build_vocab,
+    count_terms,
+    encode,
+    inverse_document_frequency,
+    save_vectors,
+    token_ids,
+    weigh,
+)
 from stages.train import best_epoch
 
 
@@ -62,7 +80,8 @@ def test_batches_are_the_rows_reshuffled_each_epoch():
     first, second = epoch(), epoch()
     assert sorted(first.tolist()) == sorted(second.tolist()) == list(range(10))
     assert (first != second).any() and (first != np.arange(10)).any()
-    in_order = [tf.sparse.to_dense(x).numpy() for (x,) in sparse_batches(vectors, None, batch_size=4)]
+    in_order = [tf.sparse.to_dense(x).numpy()
+                for (x,) in sparse_batches(vectors, None, batch_size=4)]
     assert [len(x) for x in in_order] == [4, 4, 2]
     np.testing.assert_array_equal(np.concatenate(in_order), vectors.dense())
 
@@ -148,12 +167,12 @@ def test_fit_stops_after_the_epoch_of_a_signal_tensorflow_swallowed(reviews, mon
     """A Ctrl-C whose KeyboardInterrupt TensorFlow dropped (it does when the signal lands
     while its C++ code calls back into Python) leaves only the record that run()'s handler
     keeps: fit raises it again at the end of that epoch, not 400 epochs later."""
-    from stages import common
+    from stages import process
 
     vectors, labels = tiny_data(reviews)
     params = TINY_PARAMS["train"]
     model = build_model(28, params)
-    monkeypatch.setattr(common, "SIGNALS_RECEIVED", [signal.SIGINT])
+    monkeypatch.setattr(process, "SIGNALS_RECEIVED", [signal.SIGINT])
     with pytest.raises(KeyboardInterrupt, match="stopped by signal 2"):
         fit(model, vectors, labels, params, 400)
     assert int(model.optimizer.iterations) == 3  # one epoch: 3 batches of 16

@@ -7,7 +7,6 @@ import shutil
 import sys
 
 import pytest
-
 from conftest import ROOT, Project, reproduced_project
 
 
@@ -95,8 +94,10 @@ def test_the_first_dvc_session_runs_as_written(project):
             # params.yaml is in the form DVC writes back: the experiment changed one line.
             diff = project.run("git", "diff", "-U0", "params.yaml").stdout.splitlines()
             changed = [line for line in diff if line[:1] in "+-" and line[:3] not in ("+++", "---")]
-            assert [line.split("#")[0].rstrip() for line in changed] == ["-  epochs: 6", "+  epochs: 8"]
-        expected = [line.replace(README_DATASET, TINY_DATASET).replace(README_EXPERIMENT, name or "")
+            values = [line.split("#")[0].rstrip() for line in changed]
+            assert values == ["-  epochs: 6", "+  epochs: 8"]
+        expected = [line.replace(README_DATASET, TINY_DATASET)
+                        .replace(README_EXPERIMENT, name or "")
                     for line in shown if MESSAGE.match(line)]
         assert_in_order(expected, output, command)
         if command == "dvc dag":  # the same boxes, top to bottom
@@ -113,7 +114,8 @@ def test_the_first_dvc_session_runs_as_written(project):
             header = shown[0].split()
             assert output[0].split()[:len(header) - 1] == header[:-1] and header[-1] == "…"
         if command.startswith("python -m stages.predict"):  # the same reviews, one line each
-            assert [line.split(None, 2)[2] for line in output] == [line.split(None, 2)[2] for line in shown]
+            assert [line.split(None, 2)[2] for line in output] == \
+                [line.split(None, 2)[2] for line in shown]
         if command == "dvc status":
             dvc_status_seen += 1
             if dvc_status_seen == 1:  # the prose: "set `epochs: 6` under `train:`"
@@ -134,7 +136,8 @@ def test_the_first_dvc_session_runs_as_written(project):
 
     # What the prose says next: keep the experiment on a branch; compare it.
     readme = (ROOT / "README.md").read_text()
-    [branch] = re.findall(rf"`(dvc exp branch {README_EXPERIMENT}[^`]*)`", readme.replace("\n", " "))
+    [branch] = re.findall(rf"`(dvc exp branch {README_EXPERIMENT}[^`]*)`",
+                          readme.replace("\n", " "))
     project.dvc(*shlex.split(branch.replace(README_EXPERIMENT, name))[1:])
     assert "more-epochs" in project.run("git", "branch").stdout
     table = project.run(sys.executable, str(ROOT / "experiments/compare.py")).stdout
