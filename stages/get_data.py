@@ -10,7 +10,7 @@ Not a stage: it gets the pipeline's input, in the first way that works (for a
    nothing; another one (the official archive where the commit has the
    train/test-only one, say) rewrites the `.dvc` file: commit it.
 2. An IMDB archive lies beside it under its own name (`aclImdb_v1.tar.gz` or
-   `aclImdb_train_test.tar.gz`, where earlier versions of this project kept it):
+   `aclImdb_train_test.tar.gz`, as they are downloaded):
    it is moved into place, then as 1.
 3. A DVC remote has it: `dvc pull`.
 4. Otherwise `dvc import-url` downloads the official archive (or `--url`, or

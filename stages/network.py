@@ -146,8 +146,8 @@ class SparseDense(keras.layers.Dense):
     """`Dense` on a sparse batch, computed as one sparse × dense matrix product.
 
     Keras's own `Dense` reads a `tf.SparseTensor` through an embedding
-    lookup whose gradient makes a training step about twice as slow; the
-    product is the same. For training only: `save_model` writes Keras's
+    lookup, whose gradient costs more (benchmarks/README.md); the product is
+    the same. For training only: `save_model` writes Keras's
     `Dense` in its place, so the saved model needs none of this code.
     """
 

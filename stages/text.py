@@ -76,7 +76,7 @@ def unicode_patterns() -> tuple[re.Pattern, re.Pattern, re.Pattern]:
 
 
 def tokenize(review: str, standardize: str = "keras") -> list[bytes]:
-    """A review's words, as UTF-8 bytes (faster to count than `str`).
+    """A review's words, as UTF-8 bytes (benchmarks/README.md: why bytes).
 
     `keras`, the notebook's: lowercase, the Keras Tokenizer's ASCII punctuation
     (`FILTERS`) to spaces, split on whitespace. Every filtered character is

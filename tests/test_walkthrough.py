@@ -113,9 +113,12 @@ def test_the_first_dvc_session_runs_as_written(project):
         if command == "dvc metrics show":  # the columns shown, before the cut
             header = shown[0].split()
             assert output[0].split()[:len(header) - 1] == header[:-1] and header[-1] == "…"
-        if command.startswith("python -m stages.predict"):  # the same reviews, one line each
-            assert [line.split(None, 2)[2] for line in output] == \
-                [line.split(None, 2)[2] for line in shown]
+        if command.startswith("python -m stages.predict"):
+            # The same reviews, a line each (the tiny vocabulary may know none of their words,
+            # which predict then notes after the review).
+            assert len(output) == len(shown)
+            for printed, readme_line in zip(output, shown):
+                assert printed.split(None, 2)[2].startswith(readme_line.split(None, 2)[2])
         if command == "dvc status":
             dvc_status_seen += 1
             if dvc_status_seen == 1:  # the prose: "set `epochs: 6` under `train:`"
