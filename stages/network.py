@@ -138,7 +138,9 @@ def vector_network(model: keras.Sequential, vectors: Vectors,
                          f"{vectors.num_words}: run `dvc repro` to bring them back in step")
     network = keras.Sequential([keras.Input(shape=(width,), sparse=True, name="vectors"),
                                 *model.layers[1:]])
-    shifted = Vectors(vectors.indices.astype(np.int32) + 1, vectors.indptr, width, vectors.values)
+    # Column ids keep the most compact type that holds them: 2 bytes each up to 65,536 columns.
+    shifted = Vectors(vectors.indices.astype(np.min_scalar_type(width - 1)) + 1, vectors.indptr,
+                      width, vectors.values)
     return network, shifted
 
 
