@@ -37,7 +37,7 @@ import zlib
 from array import array
 from collections import Counter
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 import numpy as np
 
@@ -249,11 +249,9 @@ class Spool:
         self.ends.append(self.ends[-1] + len(data))
         self.labels.append(label)
 
-    def texts(self, rows: np.ndarray, chunk: int = 1 << 20) -> Streamed:
-        """The texts of these rows, one after another, as load's `text` array."""
+    def texts(self, starts: np.ndarray, lengths: np.ndarray, chunk: int = 1 << 20) -> Streamed:
+        """The texts at these byte ranges, one after another, as load's `text` array."""
         self.file.flush()
-        ends = np.frombuffer(self.ends, dtype=np.int64)
-        starts, lengths = ends[rows], ends[rows + 1] - ends[rows]
 
         def chunks():
             batch, size = [], 0
@@ -273,7 +271,8 @@ class Spool:
         rows = np.sort(np.asarray(rows, dtype=np.int64))
         rows = rows[np.argsort(labels[rows], kind="stable")]
         ends = np.frombuffer(self.ends, dtype=np.int64)
-        save_arrays(path, text=self.texts(rows), offsets=offsets(ends[rows + 1] - ends[rows]),
+        starts, lengths = ends[rows], ends[rows + 1] - ends[rows]
+        save_arrays(path, text=self.texts(starts, lengths), offsets=offsets(lengths),
                     labels=labels[rows])
         return labels[rows]
 
@@ -343,12 +342,11 @@ def csv_rows(path: Path, params: dict) -> Iterator[tuple[str, str | None, str]]:
 
 
 def folder_files(root: Path, params: dict,
-                 known: set[str]) -> Iterator[tuple[str, str | None, str]]:
+                 classes: "Classes") -> Iterator[tuple[str, str | None, str]]:
     """(label, text, where) of every `root/<label>/*.txt`, by class, then by folder and name.
     With `other_labels: drop`, files of other labels (aclImdb's unsup/) are not read."""
     def order(path: Path):
-        return (path.parent.name in known and str(path.parent.name) in params["_positive"],
-                path.parent.name, natural(path.name))
+        return path.parent.name in classes.positive, path.parent.name, natural(path.name)
 
     files = sorted(root.glob("*/*.txt"), key=order)
     if not files:
@@ -356,7 +354,7 @@ def folder_files(root: Path, params: dict,
                          f"({root}/pos/1.txt, {root}/neg/2.txt, …)")
     for file in files:
         label = file.parent.name
-        if label not in known and params["other_labels"] == "drop":
+        if label not in classes.known and params["other_labels"] == "drop":
             yield label, None, str(file)
             continue
         try:
@@ -366,21 +364,31 @@ def folder_files(root: Path, params: dict,
                              f"({error.reason}): set load.encoding to the files' encoding")
 
 
-def spool(rows: Iterator[tuple[str, str | None, str]], params: dict,
+class Classes(NamedTuple):
+    """The label values of each class, as the data writes them."""
+    positive: set[str]
+    negative: set[str]
+
+    @property
+    def known(self) -> set[str]:
+        return self.positive | self.negative
+
+
+def spool(rows: Iterator[tuple[str, str | None, str]], params: dict, classes: Classes,
           source: Path) -> tuple[Spool, Counter]:
     """The rows whose label is positive or negative, spooled; and how many rows had each label."""
-    positive, negative = params["_positive"], params["_negative"]
+    known = classes.known
     kept, found, first, empty = Spool(), Counter(), {}, []
     for label, content, where in rows:
         found[label] += 1
         first.setdefault(label, where)
-        if label not in positive and label not in negative:
+        if label not in known:
             continue
         if not content.strip():
             empty.append(where)
         elif not empty:
-            kept.add(content, label in positive)
-    others = {label: n for label, n in found.most_common() if label not in positive | negative}
+            kept.add(content, label in classes.positive)
+    others = {label: n for label, n in found.most_common() if label not in known}
     if others and params["other_labels"] == "error":
         raise StageError(
             f"{source}: {sum(others.values())} texts have labels in neither load.positive "
@@ -413,12 +421,11 @@ def load_own(params: dict, out: Path) -> None:
         if not where.exists():
             raise StageError(f"{where} not found: put your data there and `dvc add {where}`, "
                              "or set load.path and load.test_path to where it is")
-    params["_positive"] = {str(value).strip() for value in params["positive"]}
-    params["_negative"] = {str(value).strip() for value in params["negative"]}
-    if params["_positive"] & params["_negative"]:
-        raise StageError(f"{sorted(params['_positive'] & params['_negative'])} are in both "
+    classes = Classes(*({str(value).strip() for value in params[name]}
+                        for name in ("positive", "negative")))
+    if classes.positive & classes.negative:
+        raise StageError(f"{sorted(classes.positive & classes.negative)} are in both "
                          "load.positive and load.negative: give each label value one class")
-    known = params["_positive"] | params["_negative"]
     print(f"reading {path}" + (f" and {test_path}" if test_path != path else ""))
 
     def parts(where: Path) -> dict[str | None, Path]:
@@ -437,7 +444,7 @@ def load_own(params: dict, out: Path) -> None:
     def read(where: Path) -> Iterator[tuple[str, str | None, str]]:
         if params["source"] == "csv":
             return csv_rows(where, params)
-        return folder_files(where, params, known)
+        return folder_files(where, params, classes)
 
     data = parts(path)
     if test_path != path:
@@ -449,10 +456,10 @@ def load_own(params: dict, out: Path) -> None:
                              "to its test/ folder")
         data = {"train": path, "test": test_path}
     if set(data) == {"train", "test"}:
-        train, train_labels = spool(read(data["train"]), params, data["train"])
+        train, train_labels = spool(read(data["train"]), params, classes, data["train"])
         check_classes(train, train_labels, data["train"])
-        test, test_labels = spool(read(data["test"]), params, data["test"])
-        unknown = set(test_labels) - set(train_labels) - known
+        test, test_labels = spool(read(data["test"]), params, classes, data["test"])
+        unknown = set(test_labels) - set(train_labels) - classes.known
         if unknown:
             raise StageError(
                 f"{data['test']}'s labels differ from {data['train']}'s: it has "
@@ -463,7 +470,7 @@ def load_own(params: dict, out: Path) -> None:
         splits = {"train": (train, np.arange(len(train.labels))),
                   "test": (test, np.arange(len(test.labels)))}
     else:
-        texts, found = spool(read(data[None]), params, path)
+        texts, found = spool(read(data[None]), params, classes, path)
         check_classes(texts, found, path)
         labels = np.frombuffer(texts.labels, dtype=np.uint8)
         held = held_out_count(params["test_size"], len(labels), "load.test_size", "labelled texts")

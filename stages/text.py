@@ -338,7 +338,7 @@ class TermColumns:
     ngram_ids: np.ndarray
     base: int
     ngram_columns: dict[int, tuple[np.ndarray, np.ndarray]]
-    width: int
+    num_words: int
 
     @staticmethod
     def of(tokens: list[bytes], terms: list[str], ngrams: int) -> "TermColumns":
@@ -359,13 +359,13 @@ class TermColumns:
             keys, _ = ngram_keys(term_ids, np.arange(0, len(term_ids) + 1, n), n, base)
             order = np.argsort(keys)
             ngram_columns[n] = keys[order], columns[order]
-        return TermColumns(word_columns, ngram_ids, base, ngram_columns, max(len(terms), 1))
+        return TermColumns(word_columns, ngram_ids, base, ngram_columns, len(terms))
 
 
 def count_chunk(lookup: TermColumns, ids: np.ndarray, starts: np.ndarray,
                 counts: bool) -> Vectors:
     """The term counts of a few thousand reviews (`ids`, review i from `starts[i]`)."""
-    width = lookup.width
+    width = max(lookup.num_words, 1)  # cells are row × width + column
     columns = lookup.word_columns[ids]
     rows = np.repeat(np.arange(len(starts) - 1), np.diff(starts))
     cells = [rows[columns >= 0] * width + columns[columns >= 0]]  # one per occurrence
@@ -379,8 +379,7 @@ def count_chunk(lookup: TermColumns, ids: np.ndarray, starts: np.ndarray,
     cells, times = np.unique(np.concatenate(cells), return_counts=True)
     return Vectors((cells % width).astype(np.min_scalar_type(width - 1)),
                    offsets(np.bincount(cells // width, minlength=len(starts) - 1)),
-                   width,
-                   times.astype(np.float32) if counts else None)
+                   lookup.num_words, times.astype(np.float32) if counts else None)
 
 
 def count_terms(reviews: TokenIds, terms: list[str], ngrams: int, chunk: int = 5000,
@@ -391,9 +390,7 @@ def count_terms(reviews: TokenIds, terms: list[str], ngrams: int, chunk: int = 5
     lookup = TermColumns.of(reviews.tokens, terms, ngrams)
     parts = [count_chunk(lookup, np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64), counts)]
     parts += [count_chunk(lookup, ids, starts, counts) for ids, starts in reviews.chunks(chunk)]
-    vectors = Vectors.concatenate(parts)
-    vectors.num_words = len(terms)
-    return vectors
+    return Vectors.concatenate(parts)
 
 
 def inverse_document_frequency(train_counts: Vectors) -> np.ndarray:
