@@ -33,38 +33,38 @@ keras, tf = import_keras()
 from stages.vectorizer import text_vectorizer  # noqa: E402  (registers `standardize` with Keras)
 
 
-def build_model(num_words: int, p: dict) -> keras.Sequential:
-    """The notebook's network, compiled: with the default params,
-    Dense(16, relu) → Dense(16, relu) → Dense(1, sigmoid), rmsprop, binary cross-entropy.
-    Its starting weights (and dropout seeds) follow from `p["seed"]`."""
-    keras.utils.set_random_seed(p["seed"])
-    regularizer = keras.regularizers.L2(p["l2"]) if p["l2"] else None
+def build_model(num_words: int, hidden_units=(16, 16), activation="relu", dropout=0.0, l2=0.0,
+                optimizer="rmsprop", learning_rate=0.001, loss="binary_crossentropy",
+                seed=0) -> keras.Sequential:
+    """The notebook's network, compiled: by default Dense(16, relu) → Dense(16, relu) →
+    Dense(1, sigmoid), rmsprop, binary cross-entropy. Its starting weights (and dropout
+    seeds) follow from `seed`."""
+    keras.utils.set_random_seed(seed)
+    regularizer = keras.regularizers.L2(l2) if l2 else None
     # The input is sparse, and every Dense layer is SparseDense (below): the first one
     # computes Dense's product from the nonzero entries only.
     model = keras.Sequential(name="sentiment")
     model.add(keras.Input(shape=(num_words,), sparse=True, name="reviews"))
-    for i, units in enumerate(p["hidden_units"], start=1):
-        model.add(SparseDense(units, activation=p["activation"], kernel_regularizer=regularizer,
+    for i, units in enumerate(hidden_units, start=1):
+        model.add(SparseDense(units, activation=activation, kernel_regularizer=regularizer,
                               name=f"hidden_{i}"))
-        if p["dropout"]:
-            model.add(keras.layers.Dropout(p["dropout"], name=f"dropout_{i}"))
+        if dropout:
+            model.add(keras.layers.Dropout(dropout, name=f"dropout_{i}"))
     model.add(SparseDense(1, activation="sigmoid", name="output"))
 
-    optimizer = keras.optimizers.get({"class_name": p["optimizer"],
-                                      "config": {"learning_rate": p["learning_rate"]}})
-    model.compile(optimizer=optimizer, loss=p["loss"],
+    optimizer = keras.optimizers.get({"class_name": optimizer,
+                                      "config": {"learning_rate": learning_rate}})
+    model.compile(optimizer=optimizer, loss=loss,
                   metrics=[keras.metrics.BinaryAccuracy(name="accuracy")])
     optimizer.build(model.trainable_variables)  # its slots exist now: `state` covers them
     return model
 
 
-def fit(model: keras.Model, vectors: Vectors, labels: np.ndarray, p: dict, epochs: int,
-        validation: tuple[Vectors, np.ndarray] | None = None, callbacks=()) -> dict:
-    """`model.fit` on sparse batches of `p["batch_size"]` rows; the per-epoch history."""
-    batches = sparse_batches(vectors, labels, p["batch_size"], seed=p["seed"])
-    val_batches = None if validation is None else sparse_batches(*validation, p["batch_size"])
-    return model.fit(batches, validation_data=val_batches, epochs=epochs,
-                     shuffle=False,  # the dataset shuffles itself, seeded
+def fit(model: keras.Model, batches: tf.data.Dataset, epochs: int,
+        validation: tf.data.Dataset | None = None, callbacks=()) -> dict:
+    """`model.fit` on sparse batches (`SparseReviews.batches`); the per-epoch history."""
+    return model.fit(batches, validation_data=validation, epochs=epochs,
+                     shuffle=False,  # the batches are shuffled already, seeded
                      callbacks=[*callbacks, STOP_ON_SIGNAL], verbose=2).history
 
 
@@ -210,35 +210,52 @@ def save_model(model: keras.Model, path: Path) -> None:
                 archive.write(name, data, compression, mode=0o644)
 
 
-def sparse_batches(vectors: Vectors, labels: np.ndarray | None, batch_size: int,
-                   seed: int | None = None) -> tf.data.Dataset:
-    """Batches of sparse rows, with labels if given; reshuffled every epoch if `seed` is given.
+class SparseReviews:
+    """Review vectors (and their labels) in TensorFlow, held once: `batches` gathers any
+    range of their rows into `tf.SparseTensor` batches, so that the fit, its validation
+    and the refit all read the same copy.
 
-    With a seed, the order is the same on every run (as with Keras's own
-    `shuffle=True` on NumPy input, but reproducible).
+    The CSR arrays become ragged tensors: row i holds the column ids (and values) of
+    review i. The column ids keep their compact type (uint16 for a vocabulary up to
+    65,536 terms, else int32) and are widened batch by batch: TensorFlow holds 2 bytes
+    per entry.
     """
-    # The CSR arrays as ragged tensors: row i holds the columns (and values) of review i.
-    # The column ids keep their compact type (uint16 for a vocabulary up to 65,536 terms,
-    # else int32) and are widened batch by batch: TensorFlow holds 2 bytes per entry.
-    indices = vectors.indices
-    if indices.dtype.itemsize > 2:
-        indices = indices.astype(np.int32, copy=False)
-    row_splits = tf.constant(vectors.indptr, dtype=tf.int64)
-    columns = tf.RaggedTensor.from_row_splits(indices, row_splits, validate=False)
-    values = None if vectors.values is None else tf.RaggedTensor.from_row_splits(
-        vectors.values, row_splits, validate=False)
-    targets = None if labels is None else tf.constant(labels, dtype=tf.float32)
 
-    def to_sparse(rows):
-        picked = tf.gather(columns, rows)
+    def __init__(self, vectors: Vectors, labels: np.ndarray | None = None):
+        indices = vectors.indices
+        if indices.dtype.itemsize > 2:
+            indices = indices.astype(np.int32, copy=False)
+        row_splits = tf.constant(vectors.indptr, dtype=tf.int64)
+        self.columns = tf.RaggedTensor.from_row_splits(indices, row_splits, validate=False)
+        self.values = None if vectors.values is None else tf.RaggedTensor.from_row_splits(
+            vectors.values, row_splits, validate=False)
+        self.targets = None if labels is None else tf.constant(labels, dtype=tf.float32)
+        self.num_words = vectors.num_words
+        self.rows = range(len(vectors))
+
+    def batches(self, batch_size: int, rows: range | None = None,
+                seed: int | None = None) -> tf.data.Dataset:
+        """Batches of `rows` (all by default), with labels if given; reshuffled every epoch
+        if `seed` is given, in the same order on every run (as Keras's own `shuffle=True`
+        on NumPy input, but reproducible)."""
+        rows = self.rows if rows is None else rows
+        order = tf.data.Dataset.range(rows.start, rows.stop)
+        if seed is not None:
+            order = order.shuffle(len(rows), seed=seed, reshuffle_each_iteration=True)
+        return order.batch(batch_size).map(self.sparse_batch).prefetch(2)
+
+    def sparse_batch(self, rows: tf.Tensor) -> tuple:
+        """These rows as one `tf.SparseTensor` (and their labels)."""
+        picked = tf.gather(self.columns, rows)
         x = tf.SparseTensor(tf.stack([picked.value_rowids(), tf.cast(picked.values, tf.int64)],
                                      axis=1),
-                            tf.ones_like(picked.values, dtype=tf.float32) if values is None
-                            else tf.gather(values, rows).values,
-                            [tf.size(rows, out_type=tf.int64), vectors.num_words])
-        return (x,) if targets is None else (x, tf.gather(targets, rows))
+                            tf.ones_like(picked.values, dtype=tf.float32) if self.values is None
+                            else tf.gather(self.values, rows).values,
+                            [tf.size(rows, out_type=tf.int64), self.num_words])
+        return (x,) if self.targets is None else (x, tf.gather(self.targets, rows))
 
-    rows = tf.data.Dataset.range(len(vectors))
-    if seed is not None:
-        rows = rows.shuffle(len(vectors), seed=seed, reshuffle_each_iteration=True)
-    return rows.batch(batch_size).map(to_sparse).prefetch(2)
+
+def sparse_batches(vectors: Vectors, labels: np.ndarray | None, batch_size: int,
+                   seed: int | None = None) -> tf.data.Dataset:
+    """All rows of `vectors` in batches: `SparseReviews(vectors, labels).batches(…)`."""
+    return SparseReviews(vectors, labels).batches(batch_size, seed=seed)

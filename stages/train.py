@@ -81,18 +81,42 @@ def main() -> None:
         raise StageError(f"{args.vocab} has {len(vocab.terms)} terms but the vectors "
                          f"{train.num_words}: run `dvc repro` to bring them back in step")
 
-    from stages.network import build_model, fit, keras, restore, save_model, state, text_model, tf
+    # All training reviews in one set, the validation ones last, so that TensorFlow holds
+    # one copy: the fit takes its rows, the validation the rest, the refit all of them.
+    fit_rows = range(len(train))
+    val_rows = range(len(train), len(train) + len(val))
+    vectors = Vectors.concatenate([train, val])
+    labels = np.concatenate([train_labels, val_labels])
+    del train, val
+
+    from stages.network import (
+        SparseReviews,
+        build_model,
+        fit,
+        keras,
+        restore,
+        save_model,
+        state,
+        text_model,
+        tf,
+    )
 
     tf.config.experimental.enable_op_determinism()
+    reviews = SparseReviews(vectors, labels)
+    del vectors  # TensorFlow has its own copy
+    model = build_model(num_words=len(vocab.terms), hidden_units=p["hidden_units"],
+                        activation=p["activation"], dropout=p["dropout"], l2=p["l2"],
+                        optimizer=p["optimizer"], learning_rate=p["learning_rate"],
+                        loss=p["loss"], seed=p["seed"])
+    start = state(model)
     callbacks = []
     if p["early_stopping"]:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor=p["monitor"], patience=p["patience"],
             restore_best_weights=p["restore_best_weights"]))
-    model = build_model(train.num_words, p)
-    start = state(model)
-    print(f"fit on {len(train)} reviews, validate on {len(val)}")
-    history = fit(model, train, train_labels, p, p["epochs"], (val, val_labels), callbacks)
+    print(f"fit on {len(fit_rows)} reviews, validate on {len(val_rows)}")
+    history = fit(model, reviews.batches(p["batch_size"], fit_rows, seed=p["seed"]),
+                  p["epochs"], reviews.batches(p["batch_size"], val_rows), callbacks)
     # The epoch the saved model stands for: with early stopping, the best one.
     stopped_at_best = p["early_stopping"] and (p["refit"] or p["restore_best_weights"])
     epochs = best_epoch(history, p["monitor"]) if stopped_at_best else len(history["loss"])
@@ -101,11 +125,8 @@ def main() -> None:
         # The same network from the same start (weights, optimizer, dropout seeds), as a
         # new one would be, but Keras keeps the training step it has traced already.
         restore(model, start)
-        print(f"refit on all {len(train) + len(val)} training reviews for {epochs} epochs")
-        train = Vectors.concatenate([train, val])
-        train_labels = np.concatenate([train_labels, val_labels])
-        del val  # only the vectors this fit needs stay in memory
-        fit(model, train, train_labels, p, epochs)
+        print(f"refit on all {len(labels)} training reviews for {epochs} epochs")
+        fit(model, reviews.batches(p["batch_size"], seed=p["seed"]), epochs)
 
     save_model(text_model(model, vocab), args.model)
     write_json(args.history, {"epochs": epochs, "history": {key: history[key] for key in HISTORY}})

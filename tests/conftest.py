@@ -31,6 +31,18 @@ TINY_PARAMS = {
     "evaluate": {"threshold": 0.5, "batch_size": 32},
 }
 
+# The train keys that shape the network: build_model's arguments.
+NETWORK_KEYS = ("hidden_units", "activation", "dropout", "l2", "optimizer", "learning_rate",
+                "loss", "seed")
+
+
+def tiny_network(num_words: int, **changes):
+    """`build_model` with TINY_PARAMS's train values, and `changes`."""
+    from stages.network import build_model
+
+    params = TINY_PARAMS["train"] | changes
+    return build_model(num_words, **{key: params[key] for key in NETWORK_KEYS})
+
 
 def tiny_params_text() -> str:
     """The project's params.yaml with TINY_PARAMS's values: its comments and layout kept,

@@ -4,11 +4,11 @@ import sys
 import numpy as np
 import pytest
 import yaml
-from conftest import TINY_PARAMS
+from conftest import TINY_PARAMS, tiny_network
 
 from stages import predict
 from stages.common import StageError
-from stages.network import build_model, fit, portable, save_model, text_model
+from stages.network import fit, portable, save_model, sparse_batches, text_model
 from stages.text import Vocab, build_vocab, encode, token_ids
 
 
@@ -24,8 +24,8 @@ def trained(tmp_path_factory):
     texts = [make_review(rng, int(label)) for label in labels]
     reviews = token_ids(texts)
     vocab = build_vocab(reviews, 28)
-    model = build_model(len(vocab), TINY_PARAMS["train"])
-    fit(model, encode(reviews, Vocab(vocab)), labels, TINY_PARAMS["train"], 10)
+    model = tiny_network(len(vocab))
+    fit(model, sparse_batches(encode(reviews, Vocab(vocab)), labels, 16, seed=1), 10)
     (root / "models").mkdir()
     save_model(text_model(model, Vocab(vocab)), root / "models/model.keras")
     (root / "params.yaml").write_text(yaml.safe_dump(TINY_PARAMS))
@@ -107,7 +107,6 @@ def test_reads_a_review_with_an_ngram_tf_idf_vocabulary(run_predict, tmp_path, c
     probability is the network's own on the vector vectorize would have made."""
     from conftest import make_review
 
-    from stages.network import sparse_batches
     from stages.text import count_terms, inverse_document_frequency, weigh
 
     rng = np.random.default_rng(1)
@@ -116,8 +115,8 @@ def test_reads_a_review_with_an_ngram_tf_idf_vocabulary(run_predict, tmp_path, c
     terms = build_vocab(reviews, 80, ngrams=2)
     counts = count_terms(reviews, terms, 2)
     vocab = Vocab(terms, 2, "tf_idf", inverse_document_frequency(counts))
-    model = build_model(len(terms), TINY_PARAMS["train"])
-    fit(model, weigh(counts, vocab), labels, TINY_PARAMS["train"], 10)
+    model = tiny_network(len(terms))
+    fit(model, sparse_batches(weigh(counts, vocab), labels, 16, seed=1), 10)
     save_model(text_model(model, vocab), tmp_path / "model.keras")
     capsys.readouterr()  # the fit's epochs
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import ROOT, environment, reproduced_project
+from conftest import ROOT, environment, reproduced_project, tiny_network
 
 from stages import load, split, vectorize
 from stages.common import pack_reviews, save_arrays
@@ -221,10 +221,10 @@ def test_evaluate_rejects_a_bad_model_and_writes_nothing(project, tmp_path, mode
     if model == "junk":
         path.write_bytes(b"PK\x03\x04 not really a zip")
     else:
-        from stages.network import build_model, save_model, text_model
+        from stages.network import save_model, text_model
         from stages.text import Vocab
 
-        network = build_model(20, project.params["train"])
+        network = tiny_network(20)
         save_model(text_model(network, Vocab([f"word{i}" for i in range(20)])), path)
     result = subprocess.run([sys.executable, "-m", "stages.evaluate", str(path),
                              "models/history.json", "data/vectors/test.npz", str(tmp_path / "out")],

@@ -10,10 +10,9 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import ROOT, TINY_PARAMS
+from conftest import ROOT, tiny_network
 
 from stages.network import (
-    build_model,
     keras,
     load_model,
     save_model,
@@ -59,7 +58,7 @@ TEST = TRAINING + [
 
 def random_network(num_words: int, seed: int) -> keras.Sequential:
     """The notebook's network with random weights, biases included: no zero hides a term."""
-    network = build_model(num_words, TINY_PARAMS["train"])
+    network = tiny_network(num_words)
     rng = np.random.default_rng(seed)
     network.set_weights([rng.normal(0, 0.5, w.shape) for w in network.get_weights()])
     return network

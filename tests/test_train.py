@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import yaml
-from conftest import ROOT, TINY_PARAMS
+from conftest import NETWORK_KEYS, ROOT, TINY_PARAMS, tiny_network
 
 from stages import train
 from stages.network import (
     SparseDense,
+    SparseReviews,
     build_model,
     fit,
     load_model,
@@ -41,7 +42,8 @@ from stages.train import best_epoch
 
 def test_default_params_build_the_notebooks_network():
     params = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]
-    model = build_model(10_000, params)
+    model = build_model(10_000, **{key: params[key] for key in NETWORK_KEYS})
+    assert model.get_config() == build_model(10_000, seed=params["seed"]).get_config()
     dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
     assert [(d.units, d.activation.__name__) for d in dense] == [
         (16, "relu"), (16, "relu"), (1, "sigmoid")]
@@ -53,9 +55,8 @@ def test_default_params_build_the_notebooks_network():
 
 
 def test_knobs_change_the_network():
-    params = TINY_PARAMS["train"] | {"hidden_units": [32, 32, 32], "activation": "tanh",
-                                     "dropout": 0.5, "l2": 0.01, "optimizer": "adam"}
-    model = build_model(50, params)
+    model = tiny_network(50, hidden_units=[32, 32, 32], activation="tanh", dropout=0.5, l2=0.01,
+                         optimizer="adam")
     dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
     assert [d.units for d in dense] == [32, 32, 32, 1]
     assert dense[0].activation.__name__ == "tanh" and dense[0].kernel_regularizer is not None
@@ -84,6 +85,10 @@ def test_batches_are_the_rows_reshuffled_each_epoch():
                 for (x,) in sparse_batches(vectors, None, batch_size=4)]
     assert [len(x) for x in in_order] == [4, 4, 2]
     np.testing.assert_array_equal(np.concatenate(in_order), vectors.dense())
+    # A range of the rows: those rows, with their labels (train's validation rows).
+    (x, y), = SparseReviews(vectors, labels).batches(8, range(6, 10))
+    np.testing.assert_array_equal(tf.sparse.to_dense(x).numpy(), vectors.dense()[6:10])
+    np.testing.assert_array_equal(y.numpy(), labels[6:10])
 
 
 def test_best_epoch():
@@ -108,9 +113,8 @@ def test_sparse_first_layer_computes_what_dense_does_on_the_dense_rows(reviews, 
     terms = build_vocab(tokens, 60, ngrams=2)
     counts = count_terms(tokens, terms, 2)
     vectors = weigh(counts, Vocab(terms, 2, mode, inverse_document_frequency(counts)))
-    params = TINY_PARAMS["train"] | {"dropout": 0.2}
-    trained = build_model(vectors.num_words, params)
-    fit(trained, vectors, labels, params, 3)
+    trained = tiny_network(vectors.num_words, dropout=0.2)
+    fit(trained, sparse_batches(vectors, labels, 16, seed=1), 3)
     assert isinstance(trained.layers[0], SparseDense) and trained.inputs[0].sparse
     # Random weights, biases included: no zero that could hide a term of the product.
     rng = np.random.default_rng(0)
@@ -136,11 +140,9 @@ def test_sparse_first_layer_computes_what_dense_does_on_the_dense_rows(reviews, 
 
 def test_fit_is_deterministic_and_learns(reviews):
     vectors, labels = tiny_data(reviews)
-    params = TINY_PARAMS["train"] | {"epochs": 8}
-    val = (vectors.take(np.arange(30, 40)), labels[30:])
-    train = vectors.take(np.arange(30))
-    first = fit(build_model(28, params), train, labels[:30], params, 8, val)
-    second = fit(build_model(28, params), train, labels[:30], params, 8, val)
+    reviews = SparseReviews(vectors, labels)
+    first, second = [fit(tiny_network(28), reviews.batches(16, range(30), seed=1), 8,
+                         reviews.batches(16, range(30, 40))) for _ in range(2)]
     assert first == second
     assert first["val_accuracy"][-1] >= 0.6 and first["loss"][-1] < first["loss"][0]
 
@@ -150,14 +152,14 @@ def test_a_restored_model_fits_as_a_new_one_would(reviews, changes):
     """train's refit: the model of the first fit, restored to its starting state (weights,
     dropout seeds, optimizer slots and step count), learns exactly what a new one does."""
     vectors, labels = tiny_data(reviews)
-    params = TINY_PARAMS["train"] | changes
-    model = build_model(28, params)
+    reviews = SparseReviews(vectors, labels)
+    model = tiny_network(28, **changes)
     start = state(model)
-    fit(model, vectors.take(np.arange(30)), labels[:30], params, 3)
+    fit(model, reviews.batches(16, range(30), seed=1), 3)
     restore(model, start)
-    refit = fit(model, vectors, labels, params, 4)
-    new = build_model(28, params)
-    assert refit == fit(new, vectors, labels, params, 4)
+    refit = fit(model, reviews.batches(16, seed=1), 4)
+    new = tiny_network(28, **changes)
+    assert refit == fit(new, reviews.batches(16, seed=1), 4)
     for after_restore, fresh in zip(model.get_weights(), new.get_weights()):
         np.testing.assert_array_equal(after_restore, fresh)
     assert int(model.optimizer.iterations) == int(new.optimizer.iterations) == 4 * 3
@@ -170,11 +172,10 @@ def test_fit_stops_after_the_epoch_of_a_signal_tensorflow_swallowed(reviews, mon
     from stages import process
 
     vectors, labels = tiny_data(reviews)
-    params = TINY_PARAMS["train"]
-    model = build_model(28, params)
+    model = tiny_network(28)
     monkeypatch.setattr(process, "SIGNALS_RECEIVED", [signal.SIGINT])
     with pytest.raises(KeyboardInterrupt, match="stopped by signal 2"):
-        fit(model, vectors, labels, params, 400)
+        fit(model, sparse_batches(vectors, labels, 16, seed=1), 400)
     assert int(model.optimizer.iterations) == 3  # one epoch: 3 batches of 16
 
 
@@ -248,9 +249,8 @@ def test_saving_a_model_twice_gives_the_same_bytes(reviews, tmp_path):
 
     vectors, labels = tiny_data(reviews)
     # One L2 regularizer object for every layer, and dropout: what Keras would share.
-    params = TINY_PARAMS["train"] | {"l2": 0.01, "dropout": 0.1}
-    model = build_model(28, params)
-    fit(model, vectors, labels, params, 2)
+    model = tiny_network(28, l2=0.01, dropout=0.1)
+    fit(model, sparse_batches(vectors, labels, 16, seed=1), 2)
     save_model(portable(model), tmp_path / "one.keras")
     time.sleep(1.1)  # into another second: a save time would show
     save_model(portable(model), tmp_path / "two.keras")
