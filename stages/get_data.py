@@ -25,7 +25,8 @@ import sys
 from pathlib import Path
 
 from stages.common import StageError, load_params
-from stages.load import ARCHIVES, SCHEMA
+from stages.imdb import ARCHIVES
+from stages.load import SCHEMA
 from stages.process import run
 
 OFFICIAL_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from conftest import tar_gz, write_aclimdb
 
-from stages import load
+from stages import imdb, load
 from stages.common import StageError, load_arrays, unpack_reviews
 
 
@@ -33,9 +33,9 @@ def project(tmp_path, monkeypatch):
 def trust(monkeypatch, archive=None, folder=None):
     """Make the stage accept this tiny archive or folder, as it does the real ones."""
     if archive:
-        monkeypatch.setitem(load.ARCHIVES, archive.name, load.sha256(archive))
+        monkeypatch.setitem(imdb.ARCHIVES, archive.name, imdb.sha256(archive))
     if folder:
-        monkeypatch.setattr(load, "REVIEWS_SHA256", load.reviews_sha256(load.review_files(folder)))
+        monkeypatch.setattr(imdb, "REVIEWS_SHA256", imdb.reviews_sha256(imdb.review_files(folder)))
 
 
 def test_folder_gives_sorted_labelled_reviews(project, tmp_path):
@@ -183,17 +183,17 @@ def test_plain_tar_reader_agrees_with_tarfile(format):
     if format == tarfile.USTAR_FORMAT:  # a long name, split into ustar's prefix and name fields
         members["aclImdb/" + "d" * 120 + "/x.txt"] = b"long"
     data = tar_bytes(members, format)
-    assert load.plain_tar_files(data) == list(members.items())
+    assert imdb.plain_tar_files(data) == list(members.items())
     with pytest.raises(tarfile.ReadError, match="unexpected end"):
-        load.plain_tar_files(data[:1024])
+        imdb.plain_tar_files(data[:1024])
 
 
 def test_other_tar_headers_are_read_by_tarfile(tmp_path):
     members = {"aclImdb/train/pos/0_9.txt": "Très bien.".encode(),
                "aclImdb/train/neg/0_1.txt": b"Bad.", "aclImdb/train/neg/\u00e9.txt": b"pax"}
     data = tar_bytes(members, tarfile.PAX_FORMAT)  # a non-ASCII name: a pax header
-    with pytest.raises(load.NotPlainTar):
-        load.plain_tar_files(data)
+    with pytest.raises(imdb.NotPlainTar):
+        imdb.plain_tar_files(data)
     (tmp_path / "a.tar.gz").write_bytes(gzip.compress(data))
-    assert sorted(load.review_files(tmp_path / "a.tar.gz")) == [
+    assert sorted(imdb.review_files(tmp_path / "a.tar.gz")) == [
         ("train/neg/0_1.txt", b"Bad."), ("train/pos/0_9.txt", "Très bien.".encode())]

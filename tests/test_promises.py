@@ -12,7 +12,7 @@ import pytest
 import yaml
 from conftest import ROOT, environment, reproduced_project, tiny_network
 
-from stages import load, split, vectorize
+from stages import imdb, split, vectorize
 from stages.common import pack_reviews, save_arrays
 from stages.text import load_vectors
 
@@ -73,15 +73,15 @@ def test_split_sizes_and_stratification(tmp_path, monkeypatch):
 @pytest.mark.skipif(not (SHARED_DATA / "aclImdb_train_test.tar.gz").is_file(),
                     reason="the dataset copy ../shared/data is not beside the project")
 def test_archive_checksums_are_the_real_ones():
-    assert load.ARCHIVES["aclImdb_train_test.tar.gz"] == load.sha256(
+    assert imdb.ARCHIVES["aclImdb_train_test.tar.gz"] == imdb.sha256(
         SHARED_DATA / "aclImdb_train_test.tar.gz")
     # The official archive is not here; its published sha256 is in the copy's README.
     published = re.search(r"aclImdb_v1\.tar\.gz`.*?sha256\s+`([0-9a-f]{64})`",
                           (SHARED_DATA / "README.md").read_text(), re.S)[1]
-    assert load.ARCHIVES["aclImdb_v1.tar.gz"] == published
+    assert imdb.ARCHIVES["aclImdb_v1.tar.gz"] == published
     # The digest an extracted folder is checked by: that of the archive's reviews.
-    files = load.review_files(SHARED_DATA / "aclImdb_train_test.tar.gz")
-    assert len(files) == 50_000 and load.reviews_sha256(files) == load.REVIEWS_SHA256
+    files = imdb.review_files(SHARED_DATA / "aclImdb_train_test.tar.gz")
+    assert len(files) == 50_000 and imdb.reviews_sha256(files) == imdb.REVIEWS_SHA256
 
 
 # --- the outputs of a reproduced project --------------------------------------------------
