@@ -16,7 +16,7 @@ BIN := $(VENV)/$(if $(filter Windows_NT,$(OS)),Scripts,bin)
 # Recipes run dvc and the stages' `python` from .venv; so does DVC for each stage.
 IN_VENV := PATH="$(CURDIR)/$(BIN):$$PATH" DVC_NO_ANALYTICS=1
 
-.PHONY: setup repro test benchmark benchmark-scale plots-check lock python
+.PHONY: setup repro test test-fast benchmark benchmark-scale plots-check lock python
 
 setup: $(VENV)/.installed plots/offline.html
 
@@ -47,6 +47,11 @@ repro: setup
 test: setup
 	$(IN_VENV) ruff check .
 	$(IN_VENV) python -m pytest -q -n auto --dist loadfile
+
+# The tests that need no DVC subprocess, server or real data: under a minute on 2 cores.
+test-fast: setup
+	$(IN_VENV) ruff check .
+	$(IN_VENV) IMDB_FAST_TESTS=1 python -m pytest -q -n auto --dist loadfile -m "not slow"
 
 benchmark: setup
 	$(IN_VENV) python benchmarks/run.py --rounds 3

@@ -24,10 +24,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from stages.common import StageError, load_params
-from stages.imdb import ARCHIVES
 from stages.load import SCHEMA
-from stages.process import run
+from stages.reviews.imdb import ARCHIVES
+from stages.runner.params import load_params
+from stages.runner.process import StageError, run
 
 OFFICIAL_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 

@@ -9,11 +9,11 @@ Sources (`load.source`), read from `load.path`, a DVC-tracked input:
   `aclImdb_v1.tar.gz`, the train/test-only `aclImdb_train_test.tar.gz`, or
   either extracted (the `aclImdb/` folder). Each is checked against the
   dataset's published checksums; `python -m stages.get_data` puts one in place.
-  Read by stages.imdb.
+  Read by stages.reviews.imdb.
 - `keras`: `keras.datasets.imdb.load_data()`, the notebook's way; its word
   indices are turned back into (already tokenised) text. `path` is not read.
 - `csv`: a CSV or TSV file of your own, with a header row; `folder`: your own
-  texts in folders named by label. Read, a row at a time, by stages.own_data.
+  texts in folders named by label. Read, a row at a time, by stages.reviews.own_data.
 
 The test reviews come from `test_path`. When it is `path` itself, they are the
 dataset's own (aclImdb's test/), or, for data with no test part, a seeded,
@@ -24,24 +24,21 @@ import argparse
 import codecs
 from pathlib import Path
 
-from stages.common import (
-    SHORT_NAMES,
+from stages.reviews.imdb import load_keras, load_reviews
+from stages.reviews.labels import SHORT_NAMES, check_labels, describe_balance
+from stages.reviews.own_data import OwnData, load_own
+from stages.reviews.raw import pack_reviews
+from stages.runner.files import save_arrays
+from stages.runner.params import (
     Param,
-    StageError,
-    balance,
-    check_labels,
     choice,
     integer,
     labels_list,
     load_params,
+    nonempty_text,
     number,
-    pack_reviews,
-    save_arrays,
-    text,
 )
-from stages.imdb import load_keras, load_reviews
-from stages.own_data import OwnData, load_own
-from stages.process import run
+from stages.runner.process import StageError, run
 
 
 def known_encoding(name) -> bool:
@@ -57,13 +54,13 @@ def one_character(value) -> bool:
 
 SCHEMA = {
     "source": choice("aclimdb", "csv", "folder", "keras"),
-    "path": text(allowed="a file or folder, relative to the repository"),
-    "test_path": text(allowed="the test file or folder, or the same as load.path"),
+    "path": nonempty_text(allowed="a file or folder, relative to the repository"),
+    "test_path": nonempty_text(allowed="the test file or folder, or the same as load.path"),
     # Only for csv and folder sources; params.yaml may leave them out.
     "test_size": number(0, 1, low_open=True, high_open=True, default=0.2),
     "seed": integer(0, default=42),
-    "text_column": text("text"),
-    "label_column": text("label"),
+    "text_column": nonempty_text("text"),
+    "label_column": nonempty_text("label"),
     "positive": labels_list(list(SHORT_NAMES[1:])),
     "negative": labels_list(list(SHORT_NAMES[:1])),
     "other_labels": choice("drop", "error", default="drop"),
@@ -91,7 +88,7 @@ def main() -> None:
     if params["source"] == "keras":
         splits = load_keras()
     else:
-        splits = load_reviews(args.path, check=True)
+        splits = load_reviews(args.path)
     for split, (reviews, labels) in splits.items():
         if not reviews:
             raise StageError(f"the {params['source']} source has no {split} reviews")
@@ -102,7 +99,7 @@ def main() -> None:
     for split, (reviews, labels) in splits.items():
         utf8, ends = pack_reviews(reviews)
         save_arrays(args.out / f"{split}.npz", text=utf8, offsets=ends, labels=labels)
-        print(f"{split}: {len(reviews)} reviews, {balance(labels)}")
+        print(f"{split}: {len(reviews)} reviews, {describe_balance(labels)}")
 
 
 if __name__ == "__main__":

@@ -19,11 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.common import CLASSES, StageError, integer, load_params, threshold
-from stages.process import run
-
-# predict reads evaluate's block of params.yaml, for its threshold.
-SCHEMA = {"threshold": threshold(), "batch_size": integer(1)}
+from stages import evaluate
+from stages.reviews.labels import CLASSES
+from stages.runner.params import load_params
+from stages.runner.process import StageError, run
 
 
 def read_text(name: str) -> str:
@@ -65,13 +64,14 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--model", type=Path, default=Path("models/model.keras"))
     args = parser.parse_args()
-    cutoff = load_params("evaluate", SCHEMA)["threshold"]
+    cutoff = load_params("evaluate", evaluate.SCHEMA)["threshold"]  # evaluate's block
     reviews = read_reviews(args.reviews, args.file, args.dir)
     if not args.model.is_file():
         raise StageError(f"{args.model} not found: train the model first with `dvc repro` "
                          "(or fetch it with `dvc pull`)")
 
-    from stages.network import load_model, tf  # TensorFlow: once the input is sound
+    from stages.model.network import tf  # TensorFlow: once the input is sound
+    from stages.model.saved import load_model
 
     model = load_model(args.model)
     texts = tf.constant([text for _, text in reviews])

@@ -11,17 +11,15 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.common import (
-    balance,
+from stages.reviews.labels import (
     check_labels,
-    count_or_fraction,
+    describe_balance,
     held_out_count,
-    integer,
-    load_params,
     stratified_split,
 )
-from stages.process import run
-from stages.text import load_vectors, save_vectors
+from stages.runner.params import count_or_fraction, integer, load_params
+from stages.runner.process import run
+from stages.vectors.sparse import load_vectors, save_vectors
 
 SCHEMA = {"val_size": count_or_fraction(), "seed": integer(0)}
 
@@ -48,7 +46,7 @@ def main() -> None:
         check_labels(labels[rows], f"the {name} part of the split")
     for name, rows in (("train", train_rows), ("val", val_rows)):
         save_vectors(args.out / f"{name}.npz", vectors.take(rows), labels[rows])
-        print(f"{name}: {len(rows)} reviews, {balance(labels[rows])}")
+        print(f"{name}: {len(rows)} reviews, {describe_balance(labels[rows])}")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ training reviews.
    that one. With `refit: false` the validated network is saved.
 
 Saves the model with the vectorize stage's encoding in front of it, as Keras
-layers, so that `models/model.keras` reads raw reviews (stages.vectorizer).
+layers, so that `models/model.keras` reads raw reviews (stages.model.saved).
 Writes it and `history.json`: the per-epoch history of step 1 and the
 number of epochs the saved model stands for. Both go to DVC's cache, none to
 git, so that DVC's run-cache can restore this stage on any machine that pulls
@@ -21,21 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.common import (
-    HISTORY,
-    StageError,
-    boolean,
-    choice,
-    int_list,
-    integer,
-    load_params,
-    number,
-    write_json,
-)
-from stages.process import run
-from stages.text import Vectors, load_vectors, load_vocab
+from stages.reports.history import save_history
+from stages.runner.params import boolean, choice, int_list, integer, load_params, number
+from stages.runner.process import StageError, run
+from stages.text.vocab import load_vocab
+from stages.vectors.sparse import Vectors, load_vectors
 
-SCHEMA = {
+# The network's shape and optimizer: build_model's keyword arguments, by the same names.
+NETWORK = {
     "hidden_units": int_list(1),
     "activation": choice("relu", "tanh", "sigmoid", "elu", "gelu", "selu"),
     "loss": choice("binary_crossentropy", "mse"),
@@ -43,6 +36,8 @@ SCHEMA = {
     "learning_rate": number(0, 10, low_open=True),
     "dropout": number(0, 1, high_open=True),
     "l2": number(0, 1),
+}
+SCHEMA = NETWORK | {
     "epochs": integer(1, 10_000),
     "batch_size": integer(1),
     "seed": integer(0),
@@ -89,25 +84,13 @@ def main() -> None:
     labels = np.concatenate([train_labels, val_labels])
     del train, val
 
-    from stages.network import (
-        SparseReviews,
-        build_model,
-        fit,
-        keras,
-        restore,
-        save_model,
-        state,
-        text_model,
-        tf,
-    )
+    from stages.model.network import SparseReviews, build_model, fit, keras, restore, state, tf
+    from stages.model.saved import save_model, text_model
 
     tf.config.experimental.enable_op_determinism()
     reviews = SparseReviews(vectors, labels)
     del vectors  # TensorFlow has its own copy
-    model = build_model(num_words=len(vocab.terms), hidden_units=p["hidden_units"],
-                        activation=p["activation"], dropout=p["dropout"], l2=p["l2"],
-                        optimizer=p["optimizer"], learning_rate=p["learning_rate"],
-                        loss=p["loss"], seed=p["seed"])
+    model = build_model(len(vocab.terms), seed=p["seed"], **{key: p[key] for key in NETWORK})
     start = state(model)
     callbacks = []
     if p["early_stopping"]:
@@ -129,7 +112,8 @@ def main() -> None:
         fit(model, reviews.batches(p["batch_size"], seed=p["seed"]), epochs)
 
     save_model(text_model(model, vocab), args.model)
-    write_json(args.history, {"epochs": epochs, "history": {key: history[key] for key in HISTORY}})
+    save_history(args.history, history, epochs)
+
 
 if __name__ == "__main__":
     run(main)

@@ -17,20 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.common import choice, integer, load_arrays, load_params, review_chunks, write_json
-from stages.process import run
-from stages.text import (
-    MODES,
-    STANDARDIZE,
-    TokenIds,
-    Vocab,
-    build_vocab,
-    count_terms,
-    inverse_document_frequency,
-    save_vectors,
-    token_ids,
-    weigh,
-)
+from stages.reviews.raw import review_chunks
+from stages.runner.files import load_arrays, write_json
+from stages.runner.params import choice, integer, load_params
+from stages.runner.process import run
+from stages.text.encode import count_terms, inverse_document_frequency, weigh
+from stages.text.tokenize import STANDARDIZE, TokenIds, token_ids
+from stages.text.vocab import MODES, Vocab, build_vocab
+from stages.vectors.sparse import save_vectors
 
 SCHEMA = {"num_words": integer(1), "ngrams": integer(1, 3), "mode": choice(*MODES),
           "standardize": choice(*STANDARDIZE, default="keras")}

@@ -7,6 +7,8 @@ import sys
 import pytest
 from conftest import reproduced_project
 
+pytestmark = pytest.mark.slow  # DVC in subprocesses, servers or the real data
+
 OUTPUTS = {
     "load": ["data/raw/train.npz", "data/raw/test.npz"],
     "vectorize": ["data/vectors/vocab.json", "data/vectors/train.npz"],

@@ -5,20 +5,10 @@ import numpy as np
 import pytest
 import yaml
 
-from stages.common import (
-    StageError,
-    atomic_output,
-    choice,
-    integer,
-    load_arrays,
-    load_params,
-    number,
-    pack_reviews,
-    save_arrays,
-    unpack_reviews,
-    write_csv,
-    write_json,
-)
+from stages.reviews.raw import pack_reviews, unpack_reviews
+from stages.runner.files import atomic_output, load_arrays, save_arrays, write_csv, write_json
+from stages.runner.params import choice, integer, load_params, number
+from stages.runner.process import StageError
 
 SCHEMA = {"epochs": integer(1), "rate": number(0, 1, low_open=True), "loss": choice("mse", "bce")}
 

@@ -9,6 +9,8 @@ import yaml
 from conftest import ROOT, Project, tar_gz, write_aclimdb
 from servers import HTTPServer
 
+pytestmark = pytest.mark.slow  # DVC in subprocesses, servers or the real data
+
 DATASET = "data/external/aclImdb.tar.gz"
 
 

@@ -13,6 +13,8 @@ import pytest
 from conftest import ROOT
 from packaging.markers import Marker, default_environment
 
+pytestmark = pytest.mark.slow  # DVC in subprocesses, servers or the real data
+
 UV = shutil.which("uv", path=os.path.dirname(sys.executable))
 PLATFORMS = {  # uv's name → the marker values of that platform
     "x86_64-unknown-linux-gnu": {"sys_platform": "linux", "platform_machine": "x86_64",
@@ -188,7 +190,8 @@ def test_package_builds_with_the_stages_and_the_pinned_dependencies(tmp_path):
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
         metadata = archive.read(next(n for n in names if n.endswith("METADATA"))).decode()
-    assert {f"stages/{path.name}" for path in (ROOT / "stages").glob("*.py")} <= set(names)
+    code = {path.relative_to(ROOT).as_posix() for path in (ROOT / "stages").rglob("*.py")}
+    assert code <= set(names), code - set(names)
     assert not [name for name in names if name.startswith(("tests/", "benchmarks/"))]
     requires = re.findall(r"^Requires-Dist: ([^;\s]+)", metadata, re.M)
     assert "keras==3.15.1" in requires and "dvc[ssh]==3.67.1" in requires  # SSH remotes

@@ -9,8 +9,11 @@ import pytest
 import yaml
 from conftest import tar_gz, write_aclimdb
 
-from stages import imdb, load
-from stages.common import StageError, load_arrays, unpack_reviews
+from stages import load
+from stages.reviews import imdb
+from stages.reviews.raw import unpack_reviews
+from stages.runner.files import load_arrays
+from stages.runner.process import StageError
 
 
 @pytest.fixture

@@ -10,7 +10,9 @@ import yaml
 from conftest import make_project, make_review
 
 from stages import load
-from stages.common import StageError, load_arrays, unpack_reviews
+from stages.reviews.raw import unpack_reviews
+from stages.runner.files import load_arrays
+from stages.runner.process import StageError
 
 LABEL = {0: "negative", 1: "positive"}
 
@@ -204,6 +206,7 @@ def readme_example_params():
     return yaml.safe_load(block)
 
 
+@pytest.mark.slow
 def test_the_pipeline_on_a_csv(tmp_path):
     """The README's example on its shipped CSV: one edited row reruns load onward, a new
     train.* value reruns train onward only, and predict reads the model."""

@@ -7,9 +7,12 @@ import yaml
 from conftest import TINY_PARAMS, tiny_network
 
 from stages import predict
-from stages.common import StageError
-from stages.network import fit, portable, save_model, sparse_batches, text_model
-from stages.text import Vocab, build_vocab, encode, token_ids
+from stages.model.network import fit, sparse_batches
+from stages.model.saved import portable, save_model, text_model
+from stages.runner.process import StageError
+from stages.text.encode import encode
+from stages.text.tokenize import token_ids
+from stages.text.vocab import Vocab, build_vocab
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +110,7 @@ def test_reads_a_review_with_an_ngram_tf_idf_vocabulary(run_predict, tmp_path, c
     probability is the network's own on the vector vectorize would have made."""
     from conftest import make_review
 
-    from stages.text import count_terms, inverse_document_frequency, weigh
+    from stages.text.encode import count_terms, inverse_document_frequency, weigh
 
     rng = np.random.default_rng(1)
     labels = np.array([0, 1] * 40, dtype=np.uint8)

@@ -12,9 +12,11 @@ import pytest
 import yaml
 from conftest import ROOT, environment, reproduced_project, tiny_network
 
-from stages import imdb, split, vectorize
-from stages.common import pack_reviews, save_arrays
-from stages.text import load_vectors
+from stages import split, vectorize
+from stages.reviews import imdb
+from stages.reviews.raw import pack_reviews
+from stages.runner.files import save_arrays
+from stages.vectors.sparse import load_vectors
 
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
@@ -70,6 +72,7 @@ def test_split_sizes_and_stratification(tmp_path, monkeypatch):
     assert train_labels.sum() + val_labels.sum() == 40
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (SHARED_DATA / "aclImdb_train_test.tar.gz").is_file(),
                     reason="the dataset copy ../shared/data is not beside the project")
 def test_archive_checksums_are_the_real_ones():
@@ -93,10 +96,12 @@ def project(tmp_path_factory):
 
 def scores(project) -> tuple[np.ndarray, np.ndarray, list[float]]:
     """The saved model's probabilities for test.npz, the labels, and model.evaluate's output."""
-    from stages.network import load_model, sparse_batches, vector_network
+    from stages.model.network import sparse_batches
+    from stages.model.saved import load_model, network_for_vectors
 
     vectors, labels = load_vectors(project.path / "data/vectors/test.npz")
-    model, vectors = vector_network(load_model(project.path / "models/model.keras"), vectors, "")
+    model = load_model(project.path / "models/model.keras")
+    model, vectors = network_for_vectors(model, vectors, "")
     probabilities = model.predict(sparse_batches(vectors, None, 32), verbose=0)[:, 0]
     model.compile(loss=project.params["train"]["loss"], metrics=["accuracy"])
     evaluated = model.evaluate(sparse_batches(vectors, labels, 32), verbose=0)
@@ -125,6 +130,7 @@ def check_agreement(metrics, predicted, roc, probabilities, labels, threshold):
                                                                              abs=1e-5)
 
 
+@pytest.mark.slow
 def test_metrics_agree_with_predictions_roc_and_model_evaluate(project):
     probabilities, labels, (loss, accuracy) = scores(project)
     metrics, predicted, roc = read_outputs(project)
@@ -133,6 +139,7 @@ def test_metrics_agree_with_predictions_roc_and_model_evaluate(project):
     assert metrics["accuracy"] == pytest.approx(accuracy, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_threshold_changes_labels_precision_and_recall(project):
     probabilities, labels, _ = scores(project)
     before_metrics, before_predicted, _ = read_outputs(project)
@@ -163,6 +170,7 @@ def test_threshold_changes_labels_precision_and_recall(project):
     assert project.repro()[0] == []
 
 
+@pytest.mark.slow
 def test_plots_diff_renders_both_revisions(project):
     project.set_param("train.epochs", 2)
     try:
@@ -188,6 +196,7 @@ def predict(project, *args: str) -> subprocess.CompletedProcess:
                           env=environment(), capture_output=True, text=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make_args, message", [
     (lambda tmp: ["--model", str(tmp / "none.keras"), "Fine"],
      "none.keras not found: train the model first with `dvc repro`"),
@@ -206,12 +215,14 @@ def test_predict_errors_on_the_command_line(project, tmp_path, make_args, messag
     assert line.startswith("error: ") and message in line
 
 
+@pytest.mark.slow
 def test_predict_prints_only_its_answer(project):
     result = predict(project, "A wonderful film", "Dull and awful")
     assert result.returncode == 0 and result.stderr == ""  # no TensorFlow banner
     assert [line.split()[1] for line in result.stdout.splitlines()] == ["positive", "negative"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model, message", [
     ("junk", "cannot load the model"),
     ("other size", "the model knows 20 terms but data/vectors/test.npz has 28"),
@@ -221,8 +232,8 @@ def test_evaluate_rejects_a_bad_model_and_writes_nothing(project, tmp_path, mode
     if model == "junk":
         path.write_bytes(b"PK\x03\x04 not really a zip")
     else:
-        from stages.network import save_model, text_model
-        from stages.text import Vocab
+        from stages.model.saved import save_model, text_model
+        from stages.text.vocab import Vocab
 
         network = tiny_network(20)
         save_model(text_model(network, Vocab([f"word{i}" for i in range(20)])), path)
@@ -235,11 +246,14 @@ def test_evaluate_rejects_a_bad_model_and_writes_nothing(project, tmp_path, mode
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("*"))
 
 
+@pytest.mark.slow
 def test_the_saved_model_reads_the_raw_test_reviews_as_evaluate_scored_them(project):
     """models/model.keras on the raw test reviews (data/raw/test.npz) gives the
     probabilities evaluate computed from the vectorize stage's vectors."""
-    from stages.common import load_arrays, unpack_reviews
-    from stages.network import load_model, tf
+    from stages.model.network import tf
+    from stages.model.saved import load_model
+    from stages.reviews.raw import unpack_reviews
+    from stages.runner.files import load_arrays
 
     probabilities, _, _ = scores(project)
     raw = load_arrays(project.path / "data/raw/test.npz", "text", "offsets")

@@ -21,6 +21,8 @@ from conftest import ROOT, Project, environment
 from servers import ssh_server
 from test_sharing import use_remote
 
+pytestmark = pytest.mark.slow  # DVC in subprocesses, servers or the real data
+
 FILES, SIZE = 24, 2 << 20  # 48 MB in 24 files
 
 

@@ -14,6 +14,8 @@ import pytest
 import yaml
 from conftest import ROOT, environment, reproduced_project
 
+pytestmark = pytest.mark.slow  # DVC in subprocesses, servers or the real data
+
 sys.path.insert(0, str(ROOT / "plots"))
 import render_check  # noqa: E402
 

@@ -21,6 +21,8 @@ import yaml
 from conftest import ROOT, Project, environment, reproduced_project
 from servers import HTTPServer, SSHServer, ssh_server
 
+pytestmark = pytest.mark.slow  # DVC in subprocesses, servers or the real data
+
 
 def committed_remote_settings() -> dict[str, str]:
     """The options of the project's own default remote (.dvc/config), its url aside."""

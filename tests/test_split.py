@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from stages.common import StageError
+from stages.runner.process import StageError
 from stages.split import split_indices
 
 

@@ -3,20 +3,12 @@ import json
 import numpy as np
 import pytest
 
-from stages.common import StageError, save_arrays
-from stages.text import (
-    Vectors,
-    Vocab,
-    build_vocab,
-    count_terms,
-    encode,
-    inverse_document_frequency,
-    load_vectors,
-    save_vectors,
-    token_ids,
-    tokenize,
-    weigh,
-)
+from stages.runner.files import save_arrays
+from stages.runner.process import StageError
+from stages.text.encode import count_terms, encode, inverse_document_frequency, weigh
+from stages.text.tokenize import token_ids, tokenize
+from stages.text.vocab import Vocab, build_vocab
+from stages.vectors.sparse import Vectors, load_vectors, save_vectors
 
 
 def test_tokenize_follows_the_keras_tokenizer_defaults():
@@ -155,7 +147,7 @@ def test_counts_and_tf_idf_by_hand():
 
 
 def test_tf_idf_is_what_keras_text_vectorization_computes():
-    from stages.network import keras  # quiets TensorFlow's start-up lines
+    from stages.model.network import keras  # quiets TensorFlow's start-up lines
 
     layer = keras.layers.TextVectorization(ngrams=2, output_mode="tf_idf",
                                            standardize="lower_and_strip_punctuation")

@@ -5,6 +5,8 @@ every mode and n-gram length, on reviews that exercise each step of the tokenize
 must load with one import, and export to a SavedModel that TensorFlow alone can serve.
 (That train saves it to the same bytes on every run is test_robustness's to check.)"""
 
+import ast
+import shutil
 import subprocess
 import sys
 
@@ -12,23 +14,11 @@ import numpy as np
 import pytest
 from conftest import ROOT, tiny_network
 
-from stages.network import (
-    keras,
-    load_model,
-    save_model,
-    sparse_batches,
-    text_model,
-    tf,
-    vector_network,
-)
-from stages.text import (
-    Vocab,
-    build_vocab,
-    count_terms,
-    inverse_document_frequency,
-    token_ids,
-    weigh,
-)
+from stages.model.network import keras, sparse_batches, tf
+from stages.model.saved import load_model, network_for_vectors, save_model, text_model
+from stages.text.encode import count_terms, inverse_document_frequency, weigh
+from stages.text.tokenize import token_ids
+from stages.text.vocab import Vocab, build_vocab
 
 # Each line exercises one step of the tokenizer; the vocabulary comes from them, so a step
 # done otherwise would give another vector, and another probability.
@@ -75,7 +65,7 @@ def as_evaluate_scores(model: keras.Sequential, vocab: Vocab, texts: list[str]) 
     """What evaluate computes: the model's network on the vectorize stage's vectors."""
     vectors = weigh(count_terms(token_ids(texts, vocab.standardize), vocab.terms, vocab.ngrams),
                     vocab)
-    network, vectors = vector_network(model, vectors, "the test reviews")
+    network, vectors = network_for_vectors(model, vectors, "the test reviews")
     return network.predict(sparse_batches(vectors, None, 8), verbose=0)[:, 0]
 
 
@@ -94,12 +84,12 @@ def test_raw_text_in_gives_the_pipelines_probabilities(mode, ngrams, standardize
 
 
 def words(text: str) -> list[str]:
-    from stages.text import tokenize
+    from stages.text.tokenize import tokenize
     return [word.decode() for word in tokenize(text, "unicode")]
 
 
 def test_unicode_reads_any_language_as_its_words():
-    from stages.text import tokenize
+    from stages.text.tokenize import tokenize
     assert words("¡Genial! “Ça” — marche…") == ["genial", "ça", "marche"]
     assert words("Fish &amp; chips<br />don’t &#039;x&#039;") == ["fish", "chips", "don't", "x"]
     assert words("良い天気") == ["良", "い", "天", "気"]
@@ -114,7 +104,7 @@ def test_a_tokenizer_that_strips_punctuation_would_be_caught(tmp_path):
     model = text_model(random_network(len(vocab.terms), seed=0), vocab)
     default = keras.layers.TextVectorization(output_mode="multi_hot", ngrams=2, sparse=True,
                                              vocabulary=vocab.terms)
-    network, _ = vector_network(model, weigh(count_terms(token_ids([""]), vocab.terms, 2),
+    network, _ = network_for_vectors(model, weigh(count_terms(token_ids([""]), vocab.terms, 2),
                                              vocab), "")
     stripped = network.predict(default(tf.constant(TEST)), verbose=0)[:, 0]
     assert np.abs(stripped - as_evaluate_scores(model, vocab, TEST)).max() > 1e-3
@@ -139,22 +129,43 @@ def outside_the_project(code: str, cwd) -> subprocess.CompletedProcess:
                           text=True, timeout=300)
 
 
-def test_it_loads_with_keras_and_one_import(saved):
+def test_it_loads_with_keras_and_one_small_file(saved):
+    """stages/model/standardize.py, copied alone next to the model, is all a Python without
+    this project needs to load it and score reviews as predict does; without it, Keras
+    cannot find the standardisation the model calls."""
     folder, expected = saved
+    shutil.copy(ROOT / "stages/model/standardize.py", folder / "standardize.py")
     code = f"""
-import sys
-sys.path.insert(0, {str(ROOT)!r})  # for the one import: stages.vectorizer
-import stages.vectorizer
-import keras
+import importlib.util, sys
+assert importlib.util.find_spec("stages") is None, "the project is importable"
+sys.path.insert(0, ".")  # the folder of the model and its one file
+import keras, standardize
 model = keras.saving.load_model("model.keras")
 print(model.predict(keras.ops.convert_to_tensor({REVIEWS!r}), verbose=0)[:, 0].tolist())
-assert "stages.network" not in sys.modules
 """
     result = outside_the_project(code, folder)
     assert result.returncode == 0, result.stderr
     np.testing.assert_allclose(eval(result.stdout.strip().splitlines()[-1]), expected, atol=1e-6)
-    without = outside_the_project(code.replace("import stages.vectorizer\n", ""), folder)
+    without = outside_the_project(code.replace("import keras, standardize", "import keras"), folder)
     assert without.returncode != 0 and "standardize" in without.stderr
+
+
+def test_the_models_one_file_imports_nothing_of_the_project():
+    """standardize.py imports the standard library, Keras and TensorFlow only, and holds the
+    tokenizer's own character classes: the saved model reads text as vectorize did."""
+    from stages.model import standardize
+    from stages.text import tokenize
+
+    tree = ast.parse((ROOT / "stages/model/standardize.py").read_text())
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree)
+                if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom)}
+    assert imported <= set(sys.stdlib_module_names) | {"keras", "tensorflow"}, imported
+    for name in ("FILTERS", "MARKUP", "APOSTROPHE", "UNSPACED"):
+        assert getattr(standardize, name) == getattr(tokenize, name), name
+    assert standardize.separators() == tokenize.character_class(tokenize.separators(),
+                                                                r"\x{{{:x}}}")
 
 
 def test_the_serving_export_needs_tensorflow_alone(saved):

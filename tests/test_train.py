@@ -11,38 +11,29 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import yaml
-from conftest import NETWORK_KEYS, ROOT, TINY_PARAMS, tiny_network
+from conftest import ROOT, TINY_PARAMS, tiny_network
 
 from stages import train
-from stages.network import (
+from stages.model.network import (
     SparseDense,
     SparseReviews,
     build_model,
     fit,
-    load_model,
-    portable,
     restore,
-    save_model,
     sparse_batches,
     state,
-    vector_network,
 )
-from stages.text import (
-    Vocab,
-    build_vocab,
-    count_terms,
-    encode,
-    inverse_document_frequency,
-    save_vectors,
-    token_ids,
-    weigh,
-)
+from stages.model.saved import load_model, network_for_vectors, portable, save_model
+from stages.text.encode import count_terms, encode, inverse_document_frequency, weigh
+from stages.text.tokenize import token_ids
+from stages.text.vocab import Vocab, build_vocab
 from stages.train import best_epoch
+from stages.vectors.sparse import save_vectors
 
 
 def test_default_params_build_the_notebooks_network():
     params = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]
-    model = build_model(10_000, **{key: params[key] for key in NETWORK_KEYS})
+    model = build_model(10_000, seed=params["seed"], **{key: params[key] for key in train.NETWORK})
     assert model.get_config() == build_model(10_000, seed=params["seed"]).get_config()
     dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
     assert [(d.units, d.activation.__name__) for d in dense] == [
@@ -169,7 +160,7 @@ def test_fit_stops_after_the_epoch_of_a_signal_tensorflow_swallowed(reviews, mon
     """A Ctrl-C whose KeyboardInterrupt TensorFlow dropped (it does when the signal lands
     while its C++ code calls back into Python) leaves only the record that run()'s handler
     keeps: fit raises it again at the end of that epoch, not 400 epochs later."""
-    from stages import process
+    from stages.runner import process
 
     vectors, labels = tiny_data(reviews)
     model = tiny_network(28)
@@ -200,7 +191,7 @@ def run_train(tmp_path, monkeypatch, reviews, **changes):
     columns = trained["history"]
     history = np.rec.fromarrays([np.arange(1, len(columns["loss"]) + 1)] + list(columns.values()),
                                 names=["epoch", *columns])
-    network, val = vector_network(model, vectors.take(np.arange(30, 40)), "val")
+    network, val = network_for_vectors(model, vectors.take(np.arange(30, 40)), "val")
     network.compile(loss=model.loss)
     return model, history, trained["epochs"], (network, sparse_batches(val, labels[30:], 16))
 
@@ -270,7 +261,7 @@ def test_saving_a_model_twice_gives_the_same_bytes(reviews, tmp_path):
 
 def test_tensorflow_starts_quietly_unless_asked(tmp_path):
     """TensorFlow's C++ start-up lines (absl, oneDNN) stay off stderr; IMDB_TF_LOGS=1 shows them."""
-    code = "import stages.network, keras; print(keras.ops.sum(keras.ops.ones(3)))"
+    code = "import stages.model.network, keras; print(keras.ops.sum(keras.ops.ones(3)))"
     quiet = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                            env=os.environ | {"IMDB_TF_LOGS": "0"})
     assert quiet.returncode == 0 and "3.0" in quiet.stdout
@@ -279,6 +270,6 @@ def test_tensorflow_starts_quietly_unless_asked(tmp_path):
                           env=os.environ | {"IMDB_TF_LOGS": "1"})
     if platform.machine() in ("x86_64", "AMD64"):  # oneDNN's notice: x86 CPUs only
         assert "oneDNN custom operations are on" in loud.stderr
-    broken = subprocess.run([sys.executable, "-c", "import stages.network; 1 / 0"], cwd=ROOT,
+    broken = subprocess.run([sys.executable, "-c", "import stages.model.network; 1 / 0"], cwd=ROOT,
                             capture_output=True, text=True)
     assert "ZeroDivisionError" in broken.stderr  # Python's own errors still show

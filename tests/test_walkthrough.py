@@ -10,6 +10,8 @@ import pytest
 import yaml
 from conftest import ROOT, Project, reproduced_project
 
+pytestmark = pytest.mark.slow  # DVC in subprocesses, servers or the real data
+
 
 def session() -> list[tuple[str, list[str]]]:
     """(command, the lines shown after it) for every `$ ` line of the README's walkthrough."""

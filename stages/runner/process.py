@@ -1,11 +1,17 @@
-"""A stage as a process: how it starts quietly, stops on a signal and exits fast.
+"""A stage as a process: how it reports an error, starts quietly, stops on a signal and
+exits fast.
 
-Every trick that touches the process itself lives here, and only here:
+`StageError` is a problem the user can fix: `run` prints its message on one line,
+without a traceback, and exits with code 1. Every trick that touches the process
+itself lives here, and only here:
 - `import_keras()`: TensorFlow loads without its C++ start-up lines (absl,
   oneDNN) on the terminal, and without matplotlib, which Keras would import
   for a helper no stage uses;
 - `run(main)`: Ctrl-C and SIGTERM stop the stage cleanly, its temporary files
-  removed, and a stage that succeeded leaves without Python's slow teardown;
+  removed, and a stage that succeeded leaves without Python's slow teardown
+  (`os._exit`): `atexit` handlers do not run then, so a library that flushes
+  its logs at exit (MLflow, DVCLive) needs `IMDB_FAST_EXIT=0`, which makes the
+  stage exit as any Python program does;
 - `raise_if_stopped()`: for code that TensorFlow calls back, where an exception
   raised by a signal can get lost;
 - `ignore_signals()`: for a helper process, which the stage stops itself.
@@ -18,10 +24,13 @@ import sys
 from contextlib import contextmanager, nullcontext
 from typing import Callable
 
-from stages.common import StageError
-
 TF_LOGS = os.environ.get("IMDB_TF_LOGS", "") not in ("", "0")  # 1: show TensorFlow's lines
+FAST_EXIT = os.environ.get("IMDB_FAST_EXIT", "1") != "0"  # 0: Python's usual exit, atexit included
 SIGNALS_RECEIVED: list[int] = []
+
+
+class StageError(Exception):
+    """A problem the user can fix; printed without a traceback."""
 
 
 def run(main: Callable[[], None]) -> None:
@@ -30,7 +39,8 @@ def run(main: Callable[[], None]) -> None:
     SIGINT and SIGTERM raise KeyboardInterrupt, so a stopped stage unwinds its
     `atomic_output` blocks and removes its temporary files on the way out. A
     stage that succeeds leaves with os._exit, once its output is flushed: every
-    file is written and closed by then.
+    file is written and closed by then, but `atexit` handlers are skipped
+    (`IMDB_FAST_EXIT=0` runs them, at the cost of Python's teardown).
     """
     def stop(signum, frame):
         SIGNALS_RECEIVED.append(signum)
@@ -45,9 +55,10 @@ def run(main: Callable[[], None]) -> None:
         sys.exit(f"error: {error}")
     except KeyboardInterrupt:
         sys.exit("interrupted: no output was written")
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    if FAST_EXIT:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 def raise_if_stopped() -> None:

@@ -26,16 +26,10 @@ from typing import Iterator, NamedTuple
 
 import numpy as np
 
-from stages.common import (
-    StageError,
-    Streamed,
-    atomic_output,
-    balance,
-    held_out_count,
-    offsets,
-    save_arrays,
-    stratified_split,
-)
+from stages.reviews.labels import describe_balance, held_out_count, stratified_split
+from stages.reviews.raw import offsets
+from stages.runner.files import Streamed, atomic_output, save_arrays
+from stages.runner.process import StageError
 
 
 class Spool:
@@ -232,7 +226,7 @@ class OwnData(NamedTuple):
     delimiter: str | None
 
 
-def parts(where: Path, source: str) -> dict[str | None, Path]:
+def train_test_parts(where: Path, source: str) -> dict[str | None, Path]:
     """The data's train and test parts (aclImdb's layout), or None: all of it."""
     if source == "csv":
         if where.is_dir():
@@ -245,7 +239,7 @@ def parts(where: Path, source: str) -> dict[str | None, Path]:
     return {None: where}
 
 
-def read(where: Path, params: OwnData, classes: Classes) -> tuple[Spool, Counter]:
+def read_labelled(where: Path, params: OwnData, classes: Classes) -> tuple[Spool, Counter]:
     """The positive and negative texts at `where`, spooled; and how many had each label."""
     if params.source == "csv":
         rows = csv_rows(where, params.text_column, params.label_column, params.encoding,
@@ -269,19 +263,19 @@ def load_own(params: OwnData, out: Path) -> None:
                          "load.positive and load.negative: give each label value one class")
     print(f"reading {path}" + (f" and {test_path}" if test_path != path else ""))
 
-    data = parts(path, params.source)
+    data = train_test_parts(path, params.source)
     if test_path != path:
         if set(data) != {None}:
             raise StageError(f"{path} has its own train/ and test/; set load.test_path "
                              "to load.path, or point load.path at its train/ folder")
-        if set(parts(test_path, params.source)) != {None}:
+        if set(train_test_parts(test_path, params.source)) != {None}:
             raise StageError(f"{test_path} has train/ and test/ folders; set load.test_path "
                              "to its test/ folder")
         data = {"train": path, "test": test_path}
     if set(data) == {"train", "test"}:
-        train, train_labels = read(data["train"], params, classes)
+        train, train_labels = read_labelled(data["train"], params, classes)
         check_classes(train, train_labels, data["train"])
-        test, test_labels = read(data["test"], params, classes)
+        test, test_labels = read_labelled(data["test"], params, classes)
         unknown = set(test_labels) - set(train_labels) - classes.known
         if unknown:
             raise StageError(
@@ -293,7 +287,7 @@ def load_own(params: OwnData, out: Path) -> None:
         splits = {"train": (train, np.arange(len(train.labels))),
                   "test": (test, np.arange(len(test.labels)))}
     else:
-        texts, found = read(path, params, classes)
+        texts, found = read_labelled(path, params, classes)
         check_classes(texts, found, path)
         labels = np.frombuffer(texts.labels, dtype=np.uint8)
         held = held_out_count(params.test_size, len(labels), "load.test_size", "labelled texts")
@@ -302,4 +296,4 @@ def load_own(params: OwnData, out: Path) -> None:
     with atomic_output(out / "train.npz") as train_tmp, atomic_output(out / "test.npz") as test_tmp:
         for (split, (texts, rows)), tmp in zip(splits.items(), (train_tmp, test_tmp)):
             labels = texts.save(tmp, rows)
-            print(f"{split}: {len(labels)} reviews, {balance(labels)}")
+            print(f"{split}: {len(labels)} reviews, {describe_balance(labels)}")

@@ -1,10 +1,10 @@
-"""The PNG figures, drawn with matplotlib: train's learning curves, evaluate's
-confusion matrix and ROC curve.
+"""The PNG figures that evaluate writes, drawn with matplotlib: the learning curves of
+train's history, the confusion matrix and the ROC curve of the test reviews.
 
 Each function returns the PNG's bytes, for the stage to write with its other
-outputs once everything has succeeded. Stages draw in a second process, the
-`artist`, on the other core: matplotlib loads and draws there while
-TensorFlow loads and trains in the stage's own process.
+outputs once everything has succeeded. evaluate draws them in a second
+process (`drawing_process`), on the other core: matplotlib loads and draws
+there while TensorFlow loads and scores in the stage's own process.
 """
 
 import io
@@ -13,8 +13,8 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from stages.common import SHORT_NAMES
-from stages.process import ignore_signals
+from stages.reviews.labels import SHORT_NAMES
+from stages.runner.process import ignore_signals
 
 
 def pyplot():
@@ -26,8 +26,8 @@ def pyplot():
 
 
 @contextmanager
-def artist():
-    """A second process that draws: `artist.submit(history_png, ...)` and the like.
+def drawing_process():
+    """A second process that draws: `pool.submit(history_png, ...)` and the like.
 
     Start it before TensorFlow loads: on Linux the process is forked, and
     forking a process in which TensorFlow's threads run is unsafe. It

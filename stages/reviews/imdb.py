@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.common import SHORT_NAMES, StageError
+from stages.reviews.labels import SHORT_NAMES
+from stages.runner.process import StageError
 
 ARCHIVES = {  # the IMDB archives' sha256
     "aclImdb_v1.tar.gz": "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe",
@@ -119,16 +120,17 @@ def check_folder(source: Path, files: list[tuple[str, bytes]]) -> None:
             "or, for reviews of your own in this layout, set load.source to 'folder'")
 
 
-def load_reviews(source: Path, check: bool) -> dict[str, tuple[list[str], np.ndarray]]:
-    """The train and test reviews and labels under `source`, sorted by label, then id."""
+def load_reviews(source: Path) -> dict[str, tuple[list[str], np.ndarray]]:
+    """The train and test reviews and labels under `source`, sorted by label, then id;
+    refused unless they are the IMDB reviews unaltered."""
     if not source.exists():
         raise StageError(f"{source} not found: run `python -m stages.get_data` (or `dvc pull`) "
                          "to put the dataset there, or set load.path to where it is")
     print(f"reading {source}")
-    if check and not source.is_dir():  # the IMDB dataset unaltered: an archive by its sha256,
+    if not source.is_dir():  # the IMDB dataset unaltered: an archive by its sha256,
         check_archive(source)
     files = review_files(source)
-    if check and source.is_dir():      # a folder by its reviews'
+    if source.is_dir():      # a folder by its reviews'
         check_folder(source, files)
     reviews = []
     for name, content in files:

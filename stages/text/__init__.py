@@ -1,0 +1,1 @@
+"""Reviews to vectors: tokens, the n-gram vocabulary, and the encoding of each review."""
