@@ -21,9 +21,9 @@ from stages.reports import figures
 from stages.reports.history import HISTORY, load_history
 from stages.reports.metrics import classification_metrics, roc_auc, roc_curve
 from stages.reviews.labels import CLASSES, SHORT_NAMES, describe_balance
+from stages.runner.command import run
 from stages.runner.files import write_bytes, write_csv, write_json
 from stages.runner.params import integer, load_params, number
-from stages.runner.process import run
 from stages.vectors.sparse import load_vectors
 
 # predict reads this block too, for its threshold.

@@ -26,8 +26,9 @@ from pathlib import Path
 
 from stages.load import SCHEMA
 from stages.reviews.imdb import ARCHIVES
+from stages.runner.command import run
 from stages.runner.params import load_params
-from stages.runner.process import StageError, run
+from stages.runner.process import StageError
 
 OFFICIAL_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 

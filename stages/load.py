@@ -28,6 +28,7 @@ from stages.reviews.imdb import load_keras, load_reviews
 from stages.reviews.labels import SHORT_NAMES, check_labels, describe_balance
 from stages.reviews.own_data import OwnData, load_own
 from stages.reviews.raw import pack_reviews
+from stages.runner.command import run
 from stages.runner.files import save_arrays
 from stages.runner.params import (
     Param,
@@ -38,7 +39,7 @@ from stages.runner.params import (
     nonempty_text,
     number,
 )
-from stages.runner.process import StageError, run
+from stages.runner.process import StageError
 
 
 def known_encoding(name) -> bool:

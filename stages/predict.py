@@ -21,8 +21,9 @@ import numpy as np
 
 from stages import evaluate
 from stages.reviews.labels import CLASSES
+from stages.runner.command import run
 from stages.runner.params import load_params
-from stages.runner.process import StageError, run
+from stages.runner.process import StageError
 
 
 def read_text(name: str) -> str:

@@ -17,8 +17,8 @@ from stages.reviews.labels import (
     held_out_count,
     stratified_split,
 )
+from stages.runner.command import run
 from stages.runner.params import count_or_fraction, integer, load_params
-from stages.runner.process import run
 from stages.vectors.sparse import load_vectors, save_vectors
 
 SCHEMA = {"val_size": count_or_fraction(), "seed": integer(0)}

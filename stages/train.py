@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from stages.reports.history import save_history
+from stages.runner.command import run
 from stages.runner.params import boolean, choice, int_list, integer, load_params, number
-from stages.runner.process import StageError, run
+from stages.runner.process import StageError
 from stages.text.vocab import load_vocab
 from stages.vectors.sparse import Vectors, load_vectors
 

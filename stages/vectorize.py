@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from stages.reviews.raw import review_chunks
+from stages.runner.command import run
 from stages.runner.files import load_arrays, write_json
 from stages.runner.params import choice, integer, load_params
-from stages.runner.process import run
 from stages.text.encode import count_terms, inverse_document_frequency, weigh
 from stages.text.tokenize import STANDARDIZE, TokenIds, token_ids
 from stages.text.vocab import MODES, Vocab, build_vocab

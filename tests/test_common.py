@@ -1,4 +1,6 @@
 import os
+import subprocess
+import sys
 import zipfile
 
 import numpy as np
@@ -6,7 +8,14 @@ import pytest
 import yaml
 
 from stages.reviews.raw import pack_reviews, unpack_reviews
-from stages.runner.files import atomic_output, load_arrays, save_arrays, write_csv, write_json
+from stages.runner.files import (
+    atomic_output,
+    load_arrays,
+    save_arrays,
+    write_csv,
+    write_json,
+    written_together,
+)
 from stages.runner.params import choice, integer, load_params, number
 from stages.runner.process import StageError
 
@@ -66,6 +75,39 @@ def test_atomic_output_renames_on_success_and_cleans_up_on_error(tmp_path):
     assert sorted(os.listdir(target.parent)) == ["out.txt"]
 
 
+def test_outputs_written_together_are_renamed_only_when_all_succeed(tmp_path):
+    """Inside `written_together`, no output replaces the old one until the block ends
+    without an error: a stage that fails at its third output keeps its first two as well."""
+    for name in ("a.json", "b.json", "c.json"):
+        (tmp_path / name).write_text("old\n")
+    with pytest.raises(OSError):
+        with written_together():
+            write_json(tmp_path / "a.json", 1)
+            write_json(tmp_path / "b.json", 2)
+            assert (tmp_path / "a.json").read_text() == "old\n"  # not yet
+            with atomic_output(tmp_path / "c.json"):
+                raise OSError("the third write fails")
+    assert [(tmp_path / n).read_text() for n in ("a.json", "b.json", "c.json")] == ["old\n"] * 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.json", "c.json"]
+    with written_together():
+        write_json(tmp_path / "a.json", 1)
+        write_json(tmp_path / "b.json", 2)
+    assert [(tmp_path / n).read_text() for n in ("a.json", "b.json")] == ["1\n", "2\n"]
+
+
+def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(tmp_path):
+    """A process killed mid-write (SIGKILL to its group) leaves `.NAME.tmpPID.SUFFIX`; the
+    next write of that output removes it once that PID has gone, and leaves a live one's."""
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    abandoned = tmp_path / f".train.tmp{dead}.npz"
+    running = tmp_path / f".train.tmp{os.getppid()}.npz"  # pytest's parent: alive
+    abandoned.write_bytes(b"half")
+    running.write_bytes(b"half")
+    save_arrays(tmp_path / "train.npz", x=np.arange(3))
+    assert not abandoned.exists() and running.exists()
+
+
 def test_save_arrays_is_byte_reproducible(tmp_path, monkeypatch):
     """The same arrays give the same bytes even when the clock has moved (np.savez's would not)."""
     import time
@@ -89,7 +131,8 @@ class DiskFull(OSError):
 @pytest.mark.parametrize("write", ["save_arrays", "write_json", "write_csv"])
 def test_a_write_that_fails_half_way_leaves_nothing(tmp_path, monkeypatch, write):
     """A writer that dies after some bytes are on disk (a full disk, say) leaves neither
-    the output nor its temporary file, and an earlier complete output stays as it was."""
+    the output nor its temporary file, an earlier complete output stays as it was, and
+    the error is one line that names the file and the reason."""
     import builtins
     import io
 
@@ -132,7 +175,7 @@ def test_a_write_that_fails_half_way_leaves_nothing(tmp_path, monkeypatch, write
 
     monkeypatch.setattr(io, "open", open_)
     monkeypatch.setattr(builtins, "open", open_)
-    with pytest.raises(DiskFull):
+    with pytest.raises(StageError, match=f"^cannot write {target}: No space left on device;"):
         writers[write]()
     monkeypatch.undo()
     assert written, "the writer never wrote"

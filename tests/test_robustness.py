@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -117,6 +118,107 @@ def test_interrupted_training_leaves_nothing_and_the_next_repro_recovers(project
     assert hashlib.md5((project.path / "models/model.keras").read_bytes()).hexdigest() == model_md5
     assert json.loads(project.dvc("status", "--json").stdout) == {}
     assert project.run("git", "status", "--porcelain").stdout == ""
+
+
+def stage_processes(stage: str, folder) -> list[int]:
+    """The pids of `python -m stages.<stage>` processes running in `folder` (Linux's /proc)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            command = (proc / "cmdline").read_bytes().split(b"\0")
+            if f"stages.{stage}".encode() in command and Path(os.readlink(proc / "cwd")) == folder:
+                pids.append(int(proc.name))
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_stage_stops_when_its_dvc_repro_is_killed(project, sig):
+    """SIGTERM or SIGKILL sent to `dvc repro` alone, as a closed terminal or a cancelled CI
+    job sends it: DVC itself neither stops nor waits for the stage it runs, so the stage
+    notices its dvc is gone and stops within seconds, writing nothing. `dvc checkout` then
+    puts back the committed model, and no orphan overwrites it later."""
+    model_md5 = project.locked_md5("train", "models/model.keras")
+    before = project.params
+    project.set_param("train.epochs", 400)  # a long run, to be cut short
+    project.set_param("train.batch_size", 2)
+    dvc, train = None, []
+    try:
+        dvc = subprocess.Popen([sys.executable, "-m", "dvc", "repro"], cwd=project.path,
+                               env=environment() | {"PYTHONUNBUFFERED": "1"},
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True, preexec_fn=default_signals)
+        wait_for(dvc, r"Epoch 3/400")
+        train = stage_processes("train", project.path)
+        assert train, "train is not running"
+        os.kill(dvc.pid, sig)  # dvc alone, not its process group
+        dvc.wait(timeout=30)
+        deadline = time.monotonic() + 15
+        while any(map(alive, train)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(map(alive, train)), "train outlived its dvc repro"
+    finally:
+        for pid in filter(alive, train):
+            os.kill(pid, signal.SIGKILL)
+        stop(dvc)
+        project.write_params(before)
+    assert not [p for p in project.path.rglob(".*.tmp*") if ".dvc" not in p.parts]
+    assert not (project.path / "models/model.keras").exists()  # DVC removed it; none written
+    project.dvc("checkout", "--force")
+    time.sleep(2)  # an orphan would have saved its model by now
+    assert hashlib.md5((project.path / "models/model.keras").read_bytes()).hexdigest() == model_md5
+    assert json.loads(project.dvc("status", "--json").stdout) == {}
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (ProcessLookupError, FileNotFoundError):
+        return False
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MB file system of its own (tmpfs), unmounted afterwards; skipped where it cannot
+    be mounted (mounting needs root)."""
+    folder = tmp_path / "small_disk"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip() or 'not root'}")
+    yield folder
+    subprocess.run(["umount", "-l", str(folder)], check=True)
+
+
+@pytest.mark.parametrize("fault", ["disk full", "read-only"])
+def test_a_failed_write_leaves_every_report_as_it_was(project, small_disk, fault):
+    """evaluate's reports on a file system that fills up (or turns read-only) as they are
+    written: the stage stops with a one-line error that names the file and the reason, and
+    every report, git-kept ones included, keeps its bytes; no temporary file is left."""
+    reports = small_disk / "reports"
+    shutil.copytree(project.path / "reports", reports)
+    for path in reports.rglob("*.*"):  # an earlier run's reports: any replaced one would show
+        path.write_text(f"earlier {path.name}\n")
+    before = {path: path.read_bytes() for path in reports.rglob("*") if path.is_file()}
+    if fault == "disk full":  # room for the JSON and CSV files, not for the figures
+        free = shutil.disk_usage(small_disk).free
+        (small_disk / "filler").write_bytes(bytes(max(free - 8 * 1024, 0)))
+    else:
+        subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    result = subprocess.run([sys.executable, "-m", "stages.evaluate", "models/model.keras",
+                             "models/history.json", "data/vectors/test.npz", str(reports)],
+                            cwd=project.path, env=environment(), capture_output=True, text=True)
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    line = lines[0]
+    reason = "No space left on device" if fault == "disk full" else "Read-only file system"
+    assert line.startswith(f"error: cannot write {reports}/") and reason in line, line
+    assert {path: path.read_bytes() for path in reports.rglob("*") if path.is_file()} == before
 
 
 def test_forced_reruns_give_byte_identical_model_metrics_and_history(project):

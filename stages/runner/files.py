@@ -2,13 +2,21 @@
 content always gives the same bytes (and so the same DVC hash).
 
 Every output goes through `atomic_output`: written to a temporary name beside
-it, renamed into place once complete. The npz files are written by
-`save_arrays`, whose zip entries carry a fixed date (np.savez stamps the
-current time), and `FixedZip` does the same for the saved model.
+it (`.NAME.tmpPID.SUFFIX`), renamed into place once complete. While a stage
+runs (`written_together`, which stages.runner.command.run opens), the renames
+wait until the stage has succeeded: a stage that fails, is stopped, or finds
+the disk full replaces none of its earlier outputs, git-kept reports included.
+The npz files are written by `save_arrays`, whose zip entries carry a fixed
+date (np.savez stamps the current time), and `FixedZip` does the same for the
+saved model.
 """
 
+import errno
 import json
 import os
+import re
+import shutil
+import sys
 import zipfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,24 +24,85 @@ from typing import Any, Iterable, NamedTuple
 
 import numpy as np
 
-from stages.runner.process import StageError
+from stages.runner.process import StageError, process_alive
+
+# Errors of a write the user can fix: a full disk, a quota, a read-only or foreign folder.
+WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
+# (temporary, final) paths of the outputs written so far inside `written_together`.
+pending: list[tuple[Path, Path]] | None = None
+
+
+@contextmanager
+def written_together():
+    """Hold back the rename of every `atomic_output` of this block until it ends without an
+    error, then rename them all: all of the block's outputs, or none of them."""
+    global pending
+    pending = []
+    try:
+        yield
+        for tmp, path in pending:
+            os.replace(tmp, path)
+    finally:
+        for tmp, _ in pending:
+            discard(tmp)
+        pending = None
 
 
 @contextmanager
 def atomic_output(path: str | Path):
-    """Yield a temporary path beside `path`; rename it to `path` on success.
+    """Yield a temporary path beside `path`; rename it to `path` on success (inside
+    `written_together`, when the whole block succeeds).
 
     The temporary name keeps the suffix (Keras insists on `.keras`), and is
-    removed if the block raises or the process is interrupted.
+    removed if the block raises or the process is interrupted; one that a killed
+    process left is removed by the next write of the same output. A full disk or
+    an unwritable folder is a StageError that names the file.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_abandoned(path)
         yield tmp
-        os.replace(tmp, path)
+        if pending is None:
+            os.replace(tmp, path)
+        else:
+            pending.append((tmp, path))
+    except OSError as error:
+        if error.errno in WRITE_ERRORS or disk_full(path.parent):
+            reason = error.strerror or "no space left on device"
+            raise StageError(f"cannot write {path}: {reason}; no output was replaced")
+        raise
     finally:
+        if pending is None or (tmp, path) not in pending:
+            discard(tmp)
+
+
+def discard(tmp: Path) -> None:
+    """Remove a temporary file if it is there (a read-only folder has none to remove)."""
+    try:
         tmp.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def disk_full(folder: Path) -> bool:
+    """Less than a megabyte free: some libraries (h5py) report a full disk without errno."""
+    try:
+        return shutil.disk_usage(folder).free < 1 << 20
+    except OSError:
+        return False
+
+
+def remove_abandoned(path: Path) -> None:
+    """Remove the temporary files of `path` that a killed process left behind."""
+    if sys.platform == "win32":  # os.kill(pid, 0) is no liveness check there
+        return
+    pattern = re.compile(re.escape(f".{path.stem}.tmp") + r"(\d+)" + re.escape(path.suffix))
+    for leftover in path.parent.glob(f".{path.stem}.tmp*{path.suffix}"):
+        match = pattern.fullmatch(leftover.name)
+        if match and int(match[1]) != os.getpid() and not process_alive(int(match[1])):
+            leftover.unlink(missing_ok=True)
 
 
 class FixedZip:
