@@ -22,6 +22,7 @@ from stages.reports.history import HISTORY, load_history
 from stages.reports.metrics import classification_metrics, roc_auc, roc_curve
 from stages.reviews.labels import CLASSES, SHORT_NAMES, describe_balance
 from stages.runner.command import run
+from stages.runner.dvc_lock import warn_if_not_locked
 from stages.runner.files import write_bytes, write_csv, write_json
 from stages.runner.params import integer, load_params, number
 from stages.vectors.sparse import load_vectors
@@ -38,6 +39,7 @@ def main() -> None:
     parser.add_argument("reports", type=Path, help="folder for metrics, plot data and figures")
     args = parser.parse_args()
     params = load_params("evaluate", SCHEMA)
+    warn_if_not_locked(args.model)
     vectors, labels = load_vectors(args.test)
     trained = load_history(args.history)
     history, epochs = trained["history"], trained["epochs"]

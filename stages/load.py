@@ -22,6 +22,7 @@ stratified `test_size` fraction of it.
 
 import argparse
 import codecs
+import os
 from pathlib import Path
 
 from stages.reviews.imdb import load_keras, load_reviews
@@ -81,7 +82,10 @@ def main() -> None:
     params = load_params("load", SCHEMA)
     params.update(path=str(args.path), test_path=str(args.test_path))
 
-    if params["source"] in ("aclimdb", "keras") and args.test_path != args.path:
+    same_file = args.test_path == args.path or (
+        args.path.exists() and args.test_path.exists() and os.path.samefile(args.path,
+                                                                            args.test_path))
+    if params["source"] in ("aclimdb", "keras") and not same_file:
         raise StageError(f"load.source {params['source']} brings its own test reviews: "
                          "set load.test_path to the same value as load.path")
     if params["source"] in ("csv", "folder"):

@@ -22,31 +22,42 @@ import numpy as np
 from stages import evaluate
 from stages.reviews.labels import CLASSES
 from stages.runner.command import run
+from stages.runner.dvc_lock import warn_if_not_locked
 from stages.runner.params import load_params
 from stages.runner.process import StageError
 
 
 def read_text(name: str) -> str:
     try:
-        return sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
+        data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+    except OSError as error:
+        raise StageError(f"cannot read {name}: {error.strerror}")
+    if b"\0" in data:
+        raise StageError(f"{name} is not text: it holds NUL bytes at byte {data.index(0)} "
+                         "(a binary file, or UTF-16); give a UTF-8 text file")
+    try:
+        return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
     except UnicodeDecodeError as error:
         raise StageError(f"{name} is not UTF-8 text ({error.reason} at byte {error.start}); "
                          f"convert it first, e.g. iconv -f LATIN1 -t UTF-8 {name}")
-    except OSError as error:
-        raise StageError(f"cannot read {name}: {error.strerror}")
 
 
 def read_reviews(texts: list[str], files: list[str], folders: list[Path]) -> list[tuple[str, str]]:
-    """(where it came from, review) for every review given, in order."""
+    """(where it came from, review) for every review given, in order. Blank lines of a file
+    (or stdin) are skipped, and counted; an empty argument or file is an error."""
     reviews = [(f"argument {i + 1}", text) for i, text in enumerate(texts)]
+    blank = 0
     for name in files:
         lines = read_text(name).splitlines()
-        reviews += [(f"{name}:{i + 1}", line) for i, line in enumerate(lines)]
+        reviews += [(f"{name}:{i + 1}", line) for i, line in enumerate(lines) if line.strip()]
+        blank += sum(1 for line in lines if not line.strip())
     for folder in folders:
         paths = sorted(folder.glob("*.txt"))
         if not paths:
             raise StageError(f"{folder} is not a folder with .txt files")
         reviews += [(str(path), read_text(str(path))) for path in paths]
+    if blank:
+        print(f"skipped {blank} blank line{'s' * (blank > 1)}", file=sys.stderr)
     if not reviews:
         raise StageError("no reviews given: pass texts, --file or --dir (see --help)")
     empty = [source for source, text in reviews if not text.strip()]
@@ -71,6 +82,7 @@ def main() -> None:
         raise StageError(f"{args.model} not found: train the model first with `dvc repro` "
                          "(or fetch it with `dvc pull`)")
 
+    warn_if_not_locked(args.model)
     from stages.model.network import tf  # TensorFlow: once the input is sound
     from stages.model.saved import load_model
 

@@ -60,6 +60,22 @@ def test_a_copy_in_place_is_recorded_and_cached(repo, archive):
     assert repo.run("git", "status", "--porcelain").stdout == ""
 
 
+def test_own_data_with_a_test_file_of_its_own_records_both(repo):
+    """For a csv source with a separate test file, both files go under DVC, each with its
+    own .dvc file: an experiment in a temporary workspace needs the test file as well."""
+    params = yaml.safe_load((repo.path / "params.yaml").read_text())
+    params["load"] |= {"source": "csv", "path": "data/external/train.csv",
+                       "test_path": "data/external/test.csv"}
+    (repo.path / "params.yaml").write_text(yaml.safe_dump(params))
+    (repo.path / "data/external").mkdir(parents=True)
+    for name in ("train", "test"):
+        (repo.path / f"data/external/{name}.csv").write_text("text,label\ngood,pos\nbad,neg\n")
+    get_data(repo)
+    for name in ("train", "test"):
+        [out] = yaml.safe_load((repo.path / f"data/external/{name}.csv.dvc").read_text())["outs"]
+        assert out["path"] == f"{name}.csv"
+
+
 def test_an_archive_under_its_own_name_is_moved_into_place(repo, archive):
     (repo.path / "data/external").mkdir(parents=True)
     shutil.copy(archive, repo.path / "data/external/aclImdb_v1.tar.gz")

@@ -109,6 +109,22 @@ def test_an_altered_extracted_folder_is_refused(project, tmp_path, monkeypatch):
     assert len(project("data/external/aclImdb", "folder")["test"]["labels"]) == 5
 
 
+def test_an_edited_folder_of_all_50000_reviews_is_refused(project, tmp_path, monkeypatch):
+    """The checksum is checked whatever the number of reviews: 50,000 files, as many as the
+    real aclImdb/ has, one of them edited, are refused."""
+    folder = tmp_path / "data/external/aclImdb"
+    for split in ("train", "test"):
+        for label in ("neg", "pos"):
+            (folder / split / label).mkdir(parents=True)
+            for i in range(12_500):
+                (folder / split / label / f"{i}_{8 if label == 'pos' else 2}.txt").write_text(
+                    f"review {i} {label}")
+    trust(monkeypatch, folder=folder)
+    (folder / "train/neg/7_2.txt").write_text("One review edited.")
+    with pytest.raises(StageError, match=r"does not hold the IMDB reviews unaltered \(50000 "):
+        project("data/external/aclImdb")
+
+
 def test_truncated_archive_is_reported(project, tmp_path, monkeypatch):
     archive = tar_gz(write_aclimdb(tmp_path / "source", per_class=4),
                      tmp_path / "data/external/aclImdb.tar.gz")

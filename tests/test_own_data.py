@@ -1,6 +1,7 @@
 """Your own labelled texts: the csv and folder sources, their errors, and the pipeline on them."""
 
 import csv
+import gzip
 import json
 import sys
 
@@ -154,6 +155,27 @@ BAD_CSV = [
      {}, "reviews.csv, line 3: 4 fields, but the header has 3; a field with ','"),
     ("too few fields", b'id,review,sentiment\n1,"two\nlines",positive\n2,b\n',
      {}, "reviews.csv, line 4: 2 fields, but the header has 3"),
+    ("first data row", b"id,review,sentiment\n1,good, cheap,positive\n2,b,negative\n",
+     {}, "reviews.csv, line 2: 4 fields, but the header has 3"),
+    ("a quote that never closes", b'id,sentiment,review\n1,positive,good\n2,negative,"never '
+     b'closes\n3,positive,fine\n4,negative,dull\n', {},
+     "reviews.csv, line 3: a quote opened on this line never closes"),
+    ("a quote that closes rows later", b'id,sentiment,review\n1,positive,good\n2,negative,"opens'
+     b'\n3,positive,fine\n4,negative,dull\n5,positive,closes"\n6,negative,bad\n', {},
+     "reviews.csv, line 3: a quote opened on this line closes only on line 6"),
+    ("text after a closing quote", b'id,sentiment,review\n1,positive,"a "quoted" word"\n', {},
+     "reviews.csv, line 2: ',' expected after '\"'; a quote inside a quoted field must be "
+     "doubled"),
+    ("a repeated column", b"review,sentiment,review\n1,positive,good\n2,negative,bad\n", {},
+     "reviews.csv: the header names 'review' more than once"),
+    ("semicolons", b"id;review;sentiment\n1;good;positive\n2;bad;negative\n", {},
+     "has no column 'review' in a header split on ',', but its header splits on ';': set "
+     "load.delimiter: ';'"),
+    ("tabs in a .csv", b"id\treview\tsentiment\n1\tgood\tpositive\n", {},
+     r"its header splits on '\\t': set load.delimiter: '\\t'"),
+    ("gzip", gzip.compress(b"id,review,sentiment\n1,good,positive\n"), {},
+     "reviews.csv is compressed \\(gzip\\): gunzip it first"),
+    ("zip", b"PK\x03\x04" + bytes(40), {}, "reviews.csv is compressed \\(zip\\): unzip it first"),
     ("empty file", b"", {}, "reviews.csv is empty: it needs a header row"),
     ("header only", b"id,review,sentiment\n", {}, "has a header row but no rows of data"),
     ("unknown encoding", b"id,review,sentiment\n", {"encoding": "utf-9"},
@@ -169,6 +191,56 @@ def test_bad_csv_is_named_and_nothing_is_written(run_load, tmp_path, what, conte
     with pytest.raises(StageError, match=message):
         run_load(path, **params)
     assert not (tmp_path / "data/raw").exists()
+
+
+def test_a_byte_order_mark_decides_the_encoding(run_load, tmp_path):
+    """UTF-16 with its mark (a spreadsheet's "Unicode text") and UTF-8 with one, the mark
+    before the first column's name, read as the same texts as plain UTF-8."""
+    header = ("review", "id", "sentiment")  # the mark would sit before "review"
+    rows = [(text, i, label) for i, text, label in labelled_rows(6)]
+    plain = run_load(write_csv(tmp_path / "data/external/plain.csv", rows, header))
+    for encoding in ("utf-8-sig", "utf-16"):
+        path = write_csv(tmp_path / f"data/external/{encoding}.csv", rows, header,
+                         encoding=encoding)
+        assert run_load(path) == plain, encoding
+
+
+def test_the_training_file_by_another_name_is_no_test_set(run_load, tmp_path, capsys):
+    """load.test_path naming load.path's file by another path (absolute, ./, a symlink)
+    holds out load.test_size as the same path does, and says so: never a test set that
+    is the training set."""
+    path = write_csv(tmp_path / "data/external/reviews.csv", labelled_rows(10))
+    expected = run_load("data/external/reviews.csv", test_size=0.2)
+    (tmp_path / "data/external/link.csv").symlink_to(path)
+    for other in (path, "data/external/link.csv", "./data/external/reviews.csv"):
+        assert run_load("data/external/reviews.csv", other, test_size=0.2) == expected, other
+        said = "is load.path data/external/reviews.csv by another name"
+        assert (said in capsys.readouterr().out) == (other != "./data/external/reviews.csv")
+
+
+def test_a_test_file_whose_columns_differ_names_both_files(run_load, tmp_path):
+    train = write_csv(tmp_path / "data/external/train.csv", labelled_rows(4))
+    test = write_csv(tmp_path / "data/external/test.csv", labelled_rows(2), ("id", "text", "label"))
+    with pytest.raises(StageError, match="test.csv has no column 'review' \\(load.text_column\\), "
+                                         "which .*train.csv has.*give both files the same header"):
+        run_load(train, test)
+
+
+def test_csv_data_with_the_imdb_archive_as_its_test_path(run_load, tmp_path):
+    """The likely first mistake: load.source csv, load.test_path left at the IMDB archive."""
+    path = write_csv(tmp_path / "data/external/reviews.csv", labelled_rows(4))
+    (tmp_path / "data/external/aclImdb.tar.gz").write_bytes(b"\x1f\x8b")
+    with pytest.raises(StageError, match="load.test_path is data/external/aclImdb.tar.gz, not a "
+                                         ".csv or .tsv file: set it to load.path"):
+        run_load(path, "data/external/aclImdb.tar.gz")
+
+
+def test_labels_that_differ_only_in_case_or_spaces_are_named(run_load, tmp_path, capsys):
+    """Matching stays exact, but the drop line asks whether 'Positive ' meant 'positive'."""
+    rows = labelled_rows(6) + [(50 + i, "Loved it", "Positive ") for i in range(3)]
+    run_load(write_csv(tmp_path / "data/external/reviews.csv", rows))
+    assert "dropped 3 texts labelled neither positive nor negative: 'Positive' 3: did you " \
+        "mean 'positive'?" in capsys.readouterr().out
 
 
 def test_a_folder_without_texts(run_load, tmp_path):

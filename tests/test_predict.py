@@ -74,9 +74,47 @@ def test_prints_probability_and_label_per_review(run_predict, trained, tmp_path)
 def test_reads_stdin(run_predict, monkeypatch):
     import io
 
-    monkeypatch.setattr(sys, "stdin", io.StringIO("Wonderful\nTerrible\n"))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"Wonderful\nTerrible\n")))
     results = json.loads(run_predict("-f", "-", "--json"))
     assert [r["source"] for r in results] == ["-:1", "-:2"]
+
+
+def test_blank_lines_are_skipped_and_counted(run_predict, monkeypatch, tmp_path, capsys):
+    """A CRLF file with a blank line inside and one at the end, and stdin likewise: every
+    review is scored, and stderr says how many blank lines were skipped."""
+    import io
+
+    (tmp_path / "crlf.txt").write_bytes(b"Wonderful\r\n\r\nTerrible\r\n \r\n")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"\nGreat\n\n")))
+    monkeypatch.setattr(sys, "argv", ["predict", "-f", str(tmp_path / "crlf.txt"), "-f", "-",
+                                      "--json"])
+    predict.main()
+    out, err = capsys.readouterr()
+    assert [r["source"].rsplit("/", 1)[-1] for r in json.loads(out)] == [
+        "crlf.txt:1", "crlf.txt:3", "-:2"]
+    assert err == "skipped 4 blank lines\n"
+
+
+def test_the_model_is_checked_against_dvc_lock(run_predict, trained, monkeypatch, capsys):
+    """A model file that is not the one dvc.lock names gets one warning line on stderr, and
+    predict goes on; the model that dvc.lock names gets none."""
+    import hashlib
+
+    root, _, _ = trained
+    md5 = hashlib.md5((root / "models/model.keras").read_bytes()).hexdigest()
+    lock = root / "dvc.lock"
+    try:
+        for recorded, warned in ((md5, False), ("0" * 32, True)):
+            lock.write_text(yaml.safe_dump({"schema": "2.0", "stages": {"train": {"outs": [
+                {"path": "models/model.keras", "hash": "md5", "md5": recorded}]}}}))
+            monkeypatch.setattr(sys, "argv", ["predict", "A fine film"])
+            predict.main()
+            out, err = capsys.readouterr()
+            assert out.count("\n") == 1
+            assert ("warning: models/model.keras is not the one dvc.lock names" in err) == warned
+            assert ("`dvc checkout models/model.keras`" in err) == warned
+    finally:
+        lock.unlink()
 
 
 @pytest.mark.parametrize("make_args, message", [
@@ -85,14 +123,17 @@ def test_reads_stdin(run_predict, monkeypatch):
     (lambda tmp: [], "no reviews given"),
     (lambda tmp: ["-f", str(tmp / "missing.txt")], "cannot read .*missing.txt: No such file"),
     (lambda tmp: ["-f", str(tmp / "latin1.txt")], "latin1.txt is not UTF-8 text"),
+    (lambda tmp: ["-f", str(tmp / "image.png")], "image.png is not text: it holds NUL bytes"),
     (lambda tmp: ["-d", str(tmp / "nothing")], "is not a folder with .txt files"),
     (lambda tmp: ["--model", str(tmp / "none.keras"), "good"],
      r"not found: train the model first with `dvc repro`"),
-    (lambda tmp: ["--model", str(tmp / "junk.keras"), "good"], "cannot load .*junk.keras"),
+    (lambda tmp: ["--model", str(tmp / "junk.keras"), "good"],
+     "cannot load .*junk.keras.*`dvc checkout .*junk.keras` puts back the committed one"),
 ])
 def test_clear_errors(run_predict, tmp_path, make_args, message):
     (tmp_path / "latin1.txt").write_bytes("Très émouvant".encode("latin-1"))
     (tmp_path / "junk.keras").write_bytes(b"not a model")
+    (tmp_path / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR")
     with pytest.raises(StageError, match=message):
         run_predict(*make_args(tmp_path))
 

@@ -53,6 +53,21 @@ def test_vocabulary_comes_from_the_training_reviews_only(tmp_path, monkeypatch, 
     assert [vocab[i] for i in test_vectors.take(np.array([0])).indices] == ["w0"]
 
 
+def test_idf_weights_come_from_the_training_reviews_only(tmp_path, monkeypatch):
+    """tf_idf's weights in vocab.json are ln(1 + N / (1 + df)) over the N training reviews:
+    "rare" is in 1 of 8 training reviews but every test review, and keeps its training
+    weight (test metrics would barely move if the test set leaked in; the weights would)."""
+    train = ["rare common"] + ["common"] * 7
+    test = ["rare common"] * 4
+    save_raw(tmp_path / "raw/train.npz", train, [0, 1] * 4)
+    save_raw(tmp_path / "raw/test.npz", test, [0, 1] * 2)
+    params = {"num_words": 5, "ngrams": 1, "mode": "tf_idf"}
+    run_stage(vectorize, monkeypatch, tmp_path, {"vectorize": params}, "raw", "vectors")
+    vocab = json.loads((tmp_path / "vectors/vocab.json").read_text())
+    idf = dict(zip(vocab["terms"], vocab["idf"]))
+    assert idf == pytest.approx({"common": np.log(1 + 8 / 9), "rare": np.log(1 + 8 / 2)})
+
+
 def test_split_sizes_and_stratification(tmp_path, monkeypatch):
     """val.npz has `val_size` rows, train.npz the rest; each part has the whole set's share
     of positive reviews, to within one review."""

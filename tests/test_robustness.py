@@ -221,6 +221,38 @@ def test_a_failed_write_leaves_every_report_as_it_was(project, small_disk, fault
     assert {path: path.read_bytes() for path in reports.rglob("*") if path.is_file()} == before
 
 
+def test_a_damaged_cache_object_is_found_and_replaced(project):
+    """A byte flipped in the model's object in DVC's cache: `dvc checkout` brings the damaged
+    copy back into the workspace. predict warns that the model is not the one
+    dvc.lock names; verify_cache finds the object and removes it; a forced rerun of train
+    then stores, and leaves in the workspace, the bytes dvc.lock names."""
+    md5 = project.locked_md5("train", "models/model.keras")
+    cached = project.path / ".dvc/cache/files/md5" / md5[:2] / md5[2:]
+    data = bytearray(cached.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    cached.chmod(0o644)
+    cached.write_bytes(bytes(data))
+    (project.path / "models/model.keras").unlink()
+    project.dvc("checkout")
+    assert (project.path / "models/model.keras").read_bytes() == bytes(data)  # damaged, back
+    warned = subprocess.run([sys.executable, "-m", "stages.predict", "A fine film"],
+                            cwd=project.path, env=environment(), capture_output=True, text=True)
+    assert "warning: models/model.keras is not the one dvc.lock names" in warned.stderr
+    assert "dvc checkout models/model.keras" in warned.stderr
+    found = project.run(sys.executable, "-m", "stages.verify_cache", check=False)
+    assert found.returncode == 1 and f"damaged: {cached}" in found.stdout, found.stdout
+    assert "1 damaged object(s)" in found.stderr and cached.exists()
+    removed = project.run(sys.executable, "-m", "stages.verify_cache", "--remove")
+    assert f"removed: {cached}" in removed.stdout and not cached.exists()
+    ran, _ = project.repro("--force", "--single-item", "train")
+    assert ran == ["train"]
+    assert hashlib.md5((project.path / "models/model.keras").read_bytes()).hexdigest() == md5
+    assert hashlib.md5(cached.read_bytes()).hexdigest() == md5
+    assert "every object matches its md5" in project.run(
+        sys.executable, "-m", "stages.verify_cache").stdout
+    assert json.loads(project.dvc("status", "--json").stdout) == {}
+
+
 def test_forced_reruns_give_byte_identical_model_metrics_and_history(project):
     outputs = ["models/model.keras", "reports/metrics.json", "reports/history.csv",
                "reports/train.json", "reports/roc.json", "reports/predictions.csv"]

@@ -35,6 +35,8 @@ TRAINING = [
     "é — “quoted” ¡Genial! 100% 3.5/5",                          # ...and some that are not
     "Fish &amp; chips &#039;n&#x27; <b>bold</b> &eacute;t&eacute; a < b > c",  # HTML
     "今日は良い天気です。とても良い！ 好看的电影",                      # written without spaces
+    "カタカナのテレビ ひらがな",                                       # katakana and hiragana too
+    "LOUD<BR />Tags<B>bold</B>&AMP;",                               # tags in capitals
     "don’t « ça » 5€ ½ nbsp\u00a0here\u2028line\u3000wide",          # Unicode punctuation, spaces
 ]
 TEST = TRAINING + [
@@ -95,6 +97,19 @@ def test_unicode_reads_any_language_as_its_words():
     assert words("良い天気") == ["良", "い", "天", "気"]
     assert words("<B>Bold</B> a < b") == ["bold", "a", "b"]
     assert tokenize("¡Genial! <br />", "keras") == [b"\xc2\xa1genial", b"br"]  # the notebook's
+
+
+def test_each_kana_and_kanji_is_a_word_of_its_own():
+    """Japanese and Chinese are written without spaces: `unicode` makes each hiragana,
+    katakana and CJK character a token, in vectorize and in the saved model alike."""
+    from stages.model.standardize import standardize_unicode
+    from stages.text.tokenize import tokenize
+
+    text = "テレビ ひらがな 電影"
+    expected = list("テレビひらがな電影")
+    assert [t.decode() for t in tokenize(text, "unicode")] == expected
+    model_tokens = standardize_unicode(tf.constant([text])).numpy()[0].decode().split()
+    assert model_tokens == expected
 
 
 def test_a_tokenizer_that_strips_punctuation_would_be_caught(tmp_path):

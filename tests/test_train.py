@@ -28,7 +28,7 @@ from stages.text.encode import count_terms, encode, inverse_document_frequency, 
 from stages.text.tokenize import token_ids
 from stages.text.vocab import Vocab, build_vocab
 from stages.train import best_epoch
-from stages.vectors.sparse import save_vectors
+from stages.vectors.sparse import Vectors, save_vectors
 
 
 def test_default_params_build_the_notebooks_network():
@@ -80,6 +80,18 @@ def test_batches_are_the_rows_reshuffled_each_epoch():
     (x, y), = SparseReviews(vectors, labels).batches(8, range(6, 10))
     np.testing.assert_array_equal(tf.sparse.to_dense(x).numpy(), vectors.dense()[6:10])
     np.testing.assert_array_equal(y.numpy(), labels[6:10])
+
+
+def test_the_batch_order_follows_the_seed():
+    """train.seed decides the order of the training batches: the same seed gives the same
+    order, another seed another."""
+    vectors = Vectors(np.arange(40, dtype=np.uint16) % 7, np.arange(41), 7)
+    reviews = SparseReviews(vectors, np.arange(40))  # each row's label is its number
+
+    def order(seed):
+        return [int(row) for _, labels in reviews.batches(8, seed=seed) for row in labels]
+
+    assert order(1) == order(1) and order(1) != order(2)
 
 
 def test_best_epoch():

@@ -45,8 +45,9 @@ def load_model(path: Path) -> keras.Sequential:
     try:
         model = keras.saving.load_model(path)
     except Exception as error:  # Keras raises many kinds for a bad file
-        raise StageError(f"cannot load the model {path} ({error}); "
-                         "run `dvc repro --force train`")
+        raise StageError(f"cannot load the model {path} ({error}): it is damaged or not a "
+                         f"model; `dvc checkout {path}` puts back the committed one, "
+                         "`dvc repro --force train` trains it again")
     if not (model.layers and isinstance(model.layers[0], keras.layers.TextVectorization)):
         raise StageError(f"{path} does not read raw text (a model of an older version of the "
                          "pipeline?): run `dvc repro --force train`")

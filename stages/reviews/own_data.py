@@ -6,7 +6,7 @@ byte offsets are. `load_own` then writes them as load's two arrays files,
 ordered by label, then by where each text was in the data.
 
 - `csv`: a CSV or TSV file with a header row; `text_column` and `label_column`
-  name its columns.
+  name its columns (read by stages.reviews.csv_file).
 - `folder`: `train|test/<label>/*.txt` (the aclImdb layout) or `<label>/*.txt`,
   the folder names read as labels.
 
@@ -14,8 +14,6 @@ ordered by label, then by where each text was in the data.
 other label are dropped and counted (or, with `other_labels: error`, refused).
 """
 
-import codecs
-import csv
 import os
 import re
 import tempfile
@@ -26,6 +24,7 @@ from typing import Iterator, NamedTuple
 
 import numpy as np
 
+from stages.reviews.csv_file import csv_rows, delimiter_of
 from stages.reviews.labels import describe_balance, held_out_count, stratified_split
 from stages.reviews.raw import offsets
 from stages.runner.files import Streamed, atomic_output, save_arrays
@@ -77,63 +76,6 @@ class Spool:
 def natural(name: str) -> list:
     """Sort key that puts 9.txt before 10.txt."""
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
-
-
-def bad_line(path: Path, encoding: str) -> str:
-    """`, line N,` of the first line of `path` not valid in `encoding` (when lines can tell)."""
-    with open(path, "rb") as file:
-        for number, line in enumerate(file, 1):
-            try:
-                line.decode(encoding)
-            except UnicodeDecodeError:
-                return f", line {number},"
-    return ""
-
-
-def csv_rows(path: Path, text_column: str, label_column: str, encoding: str,
-             delimiter: str | None) -> Iterator[tuple[str, str | None, str]]:
-    """(label, text, where) of every row of a CSV or TSV file with a header row."""
-    delimiter = delimiter or {".csv": ",", ".tsv": "\t"}.get(path.suffix.lower())
-    if delimiter is None:
-        raise StageError(f"{path}: a .csv or .tsv file was expected; name it so, or set "
-                         "load.delimiter to the character between its fields")
-    # utf-8-sig reads UTF-8 and drops the byte-order mark spreadsheets put first.
-    codec = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
-    csv.field_size_limit(2 ** 31 - 1)  # texts longer than csv's default 128 KB
-    rows = 0
-    try:
-        with open(path, newline="", encoding=codec) as file:
-            reader = csv.reader(file, delimiter=delimiter)
-            header = next(reader, None)
-            if header is None:
-                raise StageError(f"{path} is empty: it needs a header row naming its columns, "
-                                 "then one row per text")
-            columns = [name.strip() for name in header]
-            for key, name in (("text_column", text_column), ("label_column", label_column)):
-                if name not in columns:
-                    raise StageError(
-                        f"{path} has no column {name!r} (load.{key}); its columns are "
-                        + ", ".join(map(repr, columns)) + f": set load.{key} to one of them")
-            text_at, label_at = columns.index(text_column), columns.index(label_column)
-            line = reader.line_num + 1  # where the next row starts
-            for row in reader:
-                if row and len(row) != len(columns):
-                    raise StageError(
-                        f"{path}, line {line}: {len(row)} fields, but the header has "
-                        f"{len(columns)}; a field with {delimiter!r}, a quote or a line break "
-                        'in it must be in double quotes ("like, this")')
-                if row:  # not a blank line
-                    rows += 1
-                    yield row[label_at].strip(), row[text_at], f"{path}, line {line}"
-                line = reader.line_num + 1
-    except UnicodeDecodeError as error:
-        raise StageError(f"{path}{bad_line(path, codec)} is not valid {encoding} "
-                         f"text ({error.reason}): set load.encoding to the file's encoding "
-                         "(cp1252 and latin-1 are common for spreadsheets' exports)")
-    except csv.Error as error:
-        raise StageError(f"{path}, line {reader.line_num}: {error}")
-    if not rows:
-        raise StageError(f"{path} has a header row but no rows of data")
 
 
 def folder_files(root: Path, classes: "Classes", encoding: str,
@@ -188,15 +130,25 @@ def spool(rows: Iterator[tuple[str, str | None, str]], classes: Classes, other_l
         raise StageError(
             f"{source}: {sum(others.values())} texts have labels in neither load.positive "
             "nor load.negative: " + ", ".join(f"{label!r} ({n}, first at {first[label]})"
+                                              + near_miss(label, known)
                                               for label, n in list(others.items())[:5])
             + "; add each value to one of those lists, or set load.other_labels: drop")
     if others:
         print(f"{source}: dropped {sum(others.values())} texts labelled neither positive nor "
-              "negative: " + ", ".join(f"{label!r} {n}" for label, n in list(others.items())[:10]))
+              "negative: " + ", ".join(f"{label!r} {n}{near_miss(label, known)}"
+                                       for label, n in list(others.items())[:10]))
     if empty:
         raise StageError(f"{len(empty)} texts are empty ({'; '.join(empty[:3])}"
                          f"{'; …' if len(empty) > 3 else ''}): remove them or give them text")
     return kept, found
+
+
+def near_miss(label: str, known: set[str]) -> str:
+    """": did you mean 'positive'?" for a label that differs from a class's only in case or
+    surrounding spaces; labels are matched exactly, so such a text is not that class's."""
+    folded = label.strip().casefold()
+    matches = sorted(value for value in known if value.strip().casefold() == folded)
+    return f": did you mean {matches[0]!r}?" if matches else ""
 
 
 def check_classes(kept: Spool, found: Counter, source: Path) -> None:
@@ -239,11 +191,13 @@ def train_test_parts(where: Path, source: str) -> dict[str | None, Path]:
     return {None: where}
 
 
-def read_labelled(where: Path, params: OwnData, classes: Classes) -> tuple[Spool, Counter]:
-    """The positive and negative texts at `where`, spooled; and how many had each label."""
+def read_labelled(where: Path, params: OwnData, classes: Classes,
+                  like: Path | None = None) -> tuple[Spool, Counter]:
+    """The positive and negative texts at `where`, spooled; and how many had each label.
+    `like`: the training file, when `where` is the test file."""
     if params.source == "csv":
         rows = csv_rows(where, params.text_column, params.label_column, params.encoding,
-                        params.delimiter)
+                        params.delimiter, like)
     else:
         rows = folder_files(where, classes, params.encoding, params.other_labels)
     return spool(rows, classes, params.other_labels, where)
@@ -261,6 +215,15 @@ def load_own(params: OwnData, out: Path) -> None:
     if classes.positive & classes.negative:
         raise StageError(f"{sorted(classes.positive & classes.negative)} are in both "
                          "load.positive and load.negative: give each label value one class")
+    if test_path != path and os.path.samefile(path, test_path):
+        print(f"load.test_path {test_path} is load.path {path} by another name: holding out "
+              f"load.test_size ({params.test_size}) of it for the test set")
+        test_path = path
+    if (params.source == "csv" and test_path != path
+            and delimiter_of(test_path, params.delimiter) is None):
+        raise StageError(f"load.test_path is {test_path}, not a .csv or .tsv file: set it to "
+                         f"load.path ({path}) to hold out load.test_size of it, or to a test "
+                         "file of your own")
     print(f"reading {path}" + (f" and {test_path}" if test_path != path else ""))
 
     data = train_test_parts(path, params.source)
@@ -275,7 +238,7 @@ def load_own(params: OwnData, out: Path) -> None:
     if set(data) == {"train", "test"}:
         train, train_labels = read_labelled(data["train"], params, classes)
         check_classes(train, train_labels, data["train"])
-        test, test_labels = read_labelled(data["test"], params, classes)
+        test, test_labels = read_labelled(data["test"], params, classes, like=data["train"])
         unknown = set(test_labels) - set(train_labels) - classes.known
         if unknown:
             raise StageError(
