@@ -1,15 +1,12 @@
-"""Evaluate: the saved model on the test reviews, and the reports of its training.
+"""Evaluate: the saved model on the test reviews, the only stage that reads them.
 
-Writes every report that is kept in git, for `dvc metrics diff` and `dvc plots diff`:
-- of the test reviews: `metrics.json` (loss, accuracy, precision, recall, F1,
-  the negative class's recall, balanced accuracy, the accuracy of always guessing
-  the larger class, ROC AUC, number of reviews), `roc.json` (the ROC curve),
-  `predictions.csv` (actual
-  and predicted label of every review, for DVC's confusion-matrix template) and
-  two PNGs, the confusion matrix and the ROC curve;
-- of the training, from train's history: `history.csv` (the learning curves),
-  `train.json` (the validation metrics of the saved epoch) and the notebook's
-  two PNGs, loss and accuracy.
+Writes the test set's reports, kept in git for `dvc metrics diff` and `dvc plots diff`:
+`metrics.json` (loss, accuracy, precision, recall, F1, the negative class's
+recall, balanced accuracy, the accuracy of always guessing the larger class,
+ROC AUC, number of reviews), `roc.json` (the ROC curve), `predictions.csv`
+(actual and predicted label of every review, for DVC's confusion-matrix
+template) and two PNGs, the confusion matrix and the ROC curve. The reports
+of the training, from the validation reviews alone, are the curves stage's.
 """
 
 import argparse
@@ -18,7 +15,6 @@ from pathlib import Path
 import numpy as np
 
 from stages.reports import figures
-from stages.reports.history import HISTORY, load_history
 from stages.reports.metrics import classification_metrics, roc_auc, roc_curve
 from stages.reviews.labels import CLASSES, SHORT_NAMES, describe_balance
 from stages.runner.command import run
@@ -34,15 +30,12 @@ SCHEMA = {"threshold": number(0, 1, low_open=True, high_open=True), "batch_size"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path, help="the trained model (.keras)")
-    parser.add_argument("history", type=Path, help="history.json from train")
     parser.add_argument("test", type=Path, help="test.npz from vectorize")
     parser.add_argument("reports", type=Path, help="folder for metrics, plot data and figures")
     args = parser.parse_args()
     params = load_params("evaluate", SCHEMA)
     warn_if_not_locked(args.model)
     vectors, labels = load_vectors(args.test)
-    trained = load_history(args.history)
-    history, epochs = trained["history"], trained["epochs"]
 
     with figures.drawing_process() as drawing:
         from stages.model.network import keras, sparse_batches
@@ -61,9 +54,7 @@ def main() -> None:
         auc = roc_auc(labels, scores)
         roc = roc_curve(labels, scores)
         drawn = {"confusion": drawing.submit(figures.confusion_png, labels, predicted),
-                 "roc": drawing.submit(figures.roc_png, roc, auc),
-                 **{metric: drawing.submit(figures.history_png, history, metric)
-                    for metric in ("loss", "accuracy")}}
+                 "roc": drawing.submit(figures.roc_png, roc, auc)}
 
         metrics = {"loss": loss, **classification_metrics(labels, predicted), "roc_auc": auc}
         metrics = {name: round(value, 6) for name, value in metrics.items()}
@@ -73,20 +64,16 @@ def main() -> None:
         names = np.array(SHORT_NAMES)
         write_csv(args.reports / "predictions.csv", ["actual", "predicted"],
                   zip(names[labels], names[predicted]))
-        write_csv(args.reports / "history.csv", ["epoch"] + HISTORY,
-                  ([epoch + 1] + [history[key][epoch] for key in HISTORY]
-                   for epoch in range(len(history["loss"]))))
-        write_json(args.reports / "train.json", {
-            "epochs": epochs,
-            "val_loss": round(history["val_loss"][epochs - 1], 6),
-            "val_accuracy": round(history["val_accuracy"][epochs - 1], 6),
-        })
         for name, png in drawn.items():
             write_bytes(args.reports / "figures" / f"{name}.png", png.result())
     larger = CLASSES[int(labels.mean() > 0.5)]
     print(f"test: {len(labels)} reviews, {describe_balance(labels)}; always guessing {larger} "
           f"would score {metrics['majority_accuracy']}")
     print("test " + ", ".join(f"{name} {value}" for name, value in metrics.items()))
+    if metrics["accuracy"] <= metrics["majority_accuracy"]:
+        print(f"warning: test accuracy {metrics['accuracy']} is no better than always guessing "
+              f"{larger} ({metrics['majority_accuracy']}): let `make search` choose, or try a "
+              "smaller train.batch_size, more train.epochs, or vectorize.num_words")
 
 
 if __name__ == "__main__":

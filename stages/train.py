@@ -13,7 +13,7 @@ layers, so that `models/model.keras` reads raw reviews (stages.model.saved).
 Writes it and `history.json`: the per-epoch history of step 1 and the
 number of epochs the saved model stands for. Both go to DVC's cache, none to
 git, so that DVC's run-cache can restore this stage on any machine that pulls
-it; evaluate turns the history into the learning curves kept in git.
+it; curves turns the history into the learning curves kept in git.
 """
 
 import argparse
@@ -25,6 +25,7 @@ from stages.reports.history import save_history
 from stages.runner.command import run
 from stages.runner.params import boolean, choice, int_list, integer, load_params, number
 from stages.runner.process import StageError
+from stages.text.encode import log_count_ratio
 from stages.text.vocab import load_vocab
 from stages.vectors.sparse import Vectors, load_vectors
 
@@ -38,6 +39,8 @@ NETWORK = {
     "dropout": number(0, 1, high_open=True),
     "l2": number(0, 1),
 }
+# Below this many batches an epoch, a fit hardly moves from its starting weights.
+FEW_BATCHES = 10
 SCHEMA = NETWORK | {
     "epochs": integer(1, 10_000),
     "batch_size": integer(1),
@@ -47,6 +50,8 @@ SCHEMA = NETWORK | {
     "monitor": choice("val_loss", "val_accuracy"),
     "patience": integer(0),
     "restore_best_weights": boolean(),
+    # Each term's column times its log-count ratio in the training rows (NBSVM's features).
+    "log_count_ratio": boolean(default=False),
 }
 
 
@@ -77,6 +82,15 @@ def main() -> None:
         raise StageError(f"{args.vocab} has {len(vocab.terms)} terms but the vectors "
                          f"{train.num_words}: run `dvc repro` to bring them back in step")
 
+    batches = -(-len(train) // p["batch_size"])
+    if batches < FEW_BATCHES:
+        print(f"warning: {len(train)} training reviews make {batches} batch"
+              f"{'es' * (batches > 1)} of {p['batch_size']} an epoch, too few updates to learn "
+              "much: lower train.batch_size, or let `make search` choose")
+    # The ratios come from the labels of the rows a fit trains on, never from the
+    # validation rows (which would then score too well), then from all rows for the refit.
+    fit_scale = log_count_ratio(train, train_labels) if p["log_count_ratio"] else None
+
     # All training reviews in one set, the validation ones last, so that TensorFlow holds
     # one copy: the fit takes its rows, the validation the rest, the refit all of them.
     fit_rows = range(len(train))
@@ -84,6 +98,7 @@ def main() -> None:
     vectors = Vectors.concatenate([train, val])
     labels = np.concatenate([train_labels, val_labels])
     del train, val
+    scale = log_count_ratio(vectors, labels) if p["log_count_ratio"] and p["refit"] else fit_scale
 
     from stages.model.network import SparseReviews, build_model, fit, keras, restore, state, tf
     from stages.model.saved import save_model, text_model
@@ -99,8 +114,10 @@ def main() -> None:
             monitor=p["monitor"], patience=p["patience"],
             restore_best_weights=p["restore_best_weights"]))
     print(f"fit on {len(fit_rows)} reviews, validate on {len(val_rows)}")
-    history = fit(model, reviews.batches(p["batch_size"], fit_rows, seed=p["seed"]),
-                  p["epochs"], reviews.batches(p["batch_size"], val_rows), callbacks)
+    history = fit(model, reviews.batches(p["batch_size"], fit_rows, seed=p["seed"],
+                                         scale=fit_scale),
+                  p["epochs"], reviews.batches(p["batch_size"], val_rows, scale=fit_scale),
+                  callbacks)
     # The epoch the saved model stands for: with early stopping, the best one.
     stopped_at_best = p["early_stopping"] and (p["refit"] or p["restore_best_weights"])
     epochs = best_epoch(history, p["monitor"]) if stopped_at_best else len(history["loss"])
@@ -110,9 +127,9 @@ def main() -> None:
         # new one would be, but Keras keeps the training step it has traced already.
         restore(model, start)
         print(f"refit on all {len(labels)} training reviews for {epochs} epochs")
-        fit(model, reviews.batches(p["batch_size"], seed=p["seed"]), epochs)
+        fit(model, reviews.batches(p["batch_size"], seed=p["seed"], scale=scale), epochs)
 
-    save_model(text_model(model, vocab), args.model)
+    save_model(text_model(model, vocab, scale), args.model)
     save_history(args.history, history, epochs)
 
 

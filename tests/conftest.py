@@ -201,6 +201,6 @@ def reproduced_project(tmp_path_factory, name: str) -> Project:
     """A tiny project, reproduced once and committed: each test module gets its own."""
     project = make_project(tmp_path_factory.mktemp(name) / "repo")
     ran, _ = project.repro()
-    assert ran == ["load", "vectorize", "split", "train", "evaluate"]
+    assert ran == ["load", "vectorize", "split", "train", "curves", "evaluate"]
     project.commit("reproduced")
     return project

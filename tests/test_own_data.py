@@ -294,7 +294,7 @@ def test_the_pipeline_on_a_csv(tmp_path):
     target.write_bytes((ROOT / "examples/product_reviews.csv").read_bytes())
     project.dvc("add", "-q", params["load"]["path"])
     ran, result = project.repro()
-    assert ran == ["load", "vectorize", "split", "train", "evaluate"], result.stdout
+    assert ran == ["load", "vectorize", "split", "train", "curves", "evaluate"], result.stdout
     assert "dropped" in result.stdout  # the example's neutral reviews
     metrics = json.loads((project.path / "reports/metrics.json").read_text())
     assert 0 < metrics["majority_accuracy"] < 1 and "balanced_accuracy" in metrics
@@ -305,7 +305,7 @@ def test_the_pipeline_on_a_csv(tmp_path):
     project.commit("on the csv")
 
     project.set_param("train.epochs", 3)
-    assert project.repro()[0] == ["train", "evaluate"]
+    assert project.repro()[0] == ["train", "curves", "evaluate"]
 
     rows = target.read_text(encoding="utf-8").splitlines(keepends=True)
     rows[5] = rows[5].replace("e", "E", 1)

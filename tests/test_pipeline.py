@@ -37,11 +37,11 @@ def test_nothing_reruns_without_a_change(project):
 
 
 @pytest.mark.parametrize("param, value, expected", [
-    ("train.epochs", 5, ["train", "evaluate"]),
-    ("split.val_size", 12, ["split", "train", "evaluate"]),
-    ("vectorize.num_words", 20, ["vectorize", "split", "train", "evaluate"]),
-    ("vectorize.ngrams", 2, ["vectorize", "split", "train", "evaluate"]),
-    ("vectorize.mode", "tf_idf", ["vectorize", "split", "train", "evaluate"]),
+    ("train.epochs", 5, ["train", "curves", "evaluate"]),
+    ("split.val_size", 12, ["split", "train", "curves", "evaluate"]),
+    ("vectorize.num_words", 20, ["vectorize", "split", "train", "curves", "evaluate"]),
+    ("vectorize.ngrams", 2, ["vectorize", "split", "train", "curves", "evaluate"]),
+    ("vectorize.mode", "tf_idf", ["vectorize", "split", "train", "curves", "evaluate"]),
     ("evaluate.threshold", 0.7, ["evaluate"]),
 ])
 def test_a_param_reruns_only_its_stage_and_those_after(project, param, value, expected):
@@ -66,7 +66,7 @@ def test_metrics_and_params_diff_across_commits(project):
     project.set_param("train.learning_rate", 0.001)
     try:
         ran, _ = project.repro()
-        assert ran == ["train", "evaluate"]
+        assert ran == ["train", "curves", "evaluate"]
         metrics = json.loads(project.dvc("metrics", "diff", "HEAD", "--json").stdout)
         accuracy = metrics["reports/metrics.json"]["accuracy"]
         assert accuracy["new"] != accuracy["old"] and accuracy["diff"] != 0
@@ -99,9 +99,10 @@ def test_plots_show_draws_each_plot_once(project):
               for name, stage in stages.items() for plot in stage.get("plots", [])}
     # Every git-kept report comes from evaluate: train's outputs are all cached, so that
     # its run-cache entries can be restored on another machine.
-    assert set(owners.values()) == {"evaluate"}
+    assert set(owners.values()) == {"curves", "evaluate"}
     assert all("cache" not in out for out in stages["train"]["outs"])
     assert "reports/history.csv" not in stages["evaluate"]["deps"]
+    assert "models/history.json" not in stages["evaluate"]["deps"]  # nor anything of training
     project.dvc("plots", "show", "-o", "plots_out")
     assert "Learning curves" in (project.path / "plots_out/index.html").read_text()
 

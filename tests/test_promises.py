@@ -186,10 +186,31 @@ def test_threshold_changes_labels_precision_and_recall(project):
 
 
 @pytest.mark.slow
+def test_evaluate_warns_when_the_model_is_no_better_than_the_majority(project, tmp_path):
+    """A threshold so high that every review is called negative: accuracy equals always
+    guessing the larger class, and evaluate says so in one line naming `make search`."""
+    before = project.params
+    try:
+        for threshold, warned in ((0.5, False), (0.9999, True)):
+            project.set_param("evaluate.threshold", threshold)
+            result = subprocess.run(
+                [sys.executable, "-m", "stages.evaluate", "models/model.keras",
+                 "data/vectors/test.npz", str(tmp_path / "reports")], cwd=project.path,
+                env=environment(), capture_output=True, text=True)
+            assert result.returncode == 0, result.stderr
+            lines = [line for line in result.stdout.splitlines() if line.startswith("warning")]
+            assert len(lines) == warned, result.stdout
+            assert not warned or "no better than always guessing" in lines[0] and \
+                "`make search`" in lines[0]
+    finally:
+        project.write_params(before)
+
+
+@pytest.mark.slow
 def test_plots_diff_renders_both_revisions(project):
     project.set_param("train.epochs", 2)
     try:
-        assert project.repro()[0] == ["train", "evaluate"]
+        assert project.repro()[0] == ["train", "curves", "evaluate"]
         project.commit("two epochs")
         shown = json.loads(project.dvc("plots", "diff", "HEAD~1", "HEAD", "--json").stdout)
         assert not shown.get("errors")
@@ -253,7 +274,7 @@ def test_evaluate_rejects_a_bad_model_and_writes_nothing(project, tmp_path, mode
         network = tiny_network(20)
         save_model(text_model(network, Vocab([f"word{i}" for i in range(20)])), path)
     result = subprocess.run([sys.executable, "-m", "stages.evaluate", str(path),
-                             "models/history.json", "data/vectors/test.npz", str(tmp_path / "out")],
+                             "data/vectors/test.npz", str(tmp_path / "out")],
                             cwd=project.path, env=environment(), capture_output=True, text=True)
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]

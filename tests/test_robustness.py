@@ -210,7 +210,7 @@ def test_a_failed_write_leaves_every_report_as_it_was(project, small_disk, fault
     else:
         subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
     result = subprocess.run([sys.executable, "-m", "stages.evaluate", "models/model.keras",
-                             "models/history.json", "data/vectors/test.npz", str(reports)],
+                             "data/vectors/test.npz", str(reports)],
                             cwd=project.path, env=environment(), capture_output=True, text=True)
     assert result.returncode == 1, result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()
@@ -258,7 +258,7 @@ def test_forced_reruns_give_byte_identical_model_metrics_and_history(project):
                "reports/train.json", "reports/roc.json", "reports/predictions.csv"]
     runs = []
     for _ in range(2):
-        for stage in ("train", "evaluate"):
+        for stage in ("train", "curves", "evaluate"):
             ran, _ = project.repro("--force", "--single-item", stage)
             assert ran == [stage]
         runs.append([(project.path / path).read_bytes() for path in outputs])

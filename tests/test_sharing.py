@@ -126,7 +126,7 @@ def test_a_read_only_http_remote_serves_newcomers_and_refuses_pushes(team):
     predicts(c)
 
     c.set_param("train.epochs", 1)
-    assert c.repro()[0] == ["train", "evaluate"]
+    assert c.repro()[0] == ["train", "curves", "evaluate"]
     pushed = c.dvc("push", check=False)
     assert pushed.returncode != 0
     assert "failed to push" in pushed.stderr and "501" in pushed.stderr, pushed.stderr
@@ -137,7 +137,7 @@ def test_a_read_only_http_remote_serves_newcomers_and_refuses_pushes(team):
 def test_the_run_cache_travels_so_a_value_run_elsewhere_is_not_trained_again(team):
     a = team.a
     a.set_param("train.epochs", 2)
-    assert a.repro()[0] == ["train", "evaluate"]
+    assert a.repro()[0] == ["train", "curves", "evaluate"]
     two_epochs = files(a)
     a.dvc("push", "--run-cache")
     a.run("git", "checkout", "--", ".")
@@ -147,10 +147,10 @@ def test_the_run_cache_travels_so_a_value_run_elsewhere_is_not_trained_again(tea
     b.dvc("pull", "--run-cache")
     b.set_param("train.epochs", 2)
     # --pull: the run-cache entries came with `pull --run-cache`, the outputs they name
-    # come from the remote as they are needed. Evaluate runs again: its outputs are kept
-    # in git, and DVC pushes no output kept in git.
+    # come from the remote as they are needed. Curves and evaluate run again: their outputs
+    # are kept in git, and DVC pushes no output kept in git.
     ran, result = b.repro("--pull")
-    assert ran == ["evaluate"]
+    assert ran == ["curves", "evaluate"]
     assert "Stage 'train' is cached - skipping run" in result.stdout
     assert files(b) == two_epochs
 

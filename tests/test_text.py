@@ -5,7 +5,13 @@ import pytest
 
 from stages.runner.files import save_arrays
 from stages.runner.process import StageError
-from stages.text.encode import count_terms, encode, inverse_document_frequency, weigh
+from stages.text.encode import (
+    count_terms,
+    encode,
+    inverse_document_frequency,
+    log_count_ratio,
+    weigh,
+)
 from stages.text.tokenize import token_ids, tokenize
 from stages.text.vocab import Vocab, build_vocab
 from stages.vectors.sparse import Vectors, load_vectors, save_vectors
@@ -96,6 +102,16 @@ def test_vectors_round_trip_and_are_checked(tmp_path):
 # --- n-grams, counts and TF-IDF, checked by hand on a tiny corpus ----------------------
 
 CORPUS = ["Good movie. Not bad", "bad movie", "not good, not bad!"]
+
+
+def test_log_count_ratio_by_hand():
+    """NBSVM's ratio: 1 + positive reviews containing a term over the positives' total,
+    against the same for negatives, in logs."""
+    counts = count_terms(token_ids(CORPUS), ["not", "bad", "good", "movie"], 1)
+    labels = np.array([1, 0, 1])  # "not" in both positives; "bad" in all three; "movie" in 1 and 2
+    # p = 1 + [2, 2, 2, 1] (sum 11); q = 1 + [0, 1, 0, 1] (sum 6)
+    expected = np.log((np.array([3, 3, 3, 2]) / 11) / (np.array([1, 2, 1, 2]) / 6))
+    np.testing.assert_allclose(log_count_ratio(counts, labels), expected, rtol=1e-6)
 
 
 def test_ngrams_stay_inside_a_review_and_see_through_punctuation():

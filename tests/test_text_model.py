@@ -14,9 +14,14 @@ import numpy as np
 import pytest
 from conftest import ROOT, tiny_network
 
-from stages.model.network import keras, sparse_batches, tf
+from stages.model.network import SparseReviews, keras, sparse_batches, tf
 from stages.model.saved import load_model, network_for_vectors, save_model, text_model
-from stages.text.encode import count_terms, inverse_document_frequency, weigh
+from stages.text.encode import (
+    count_terms,
+    inverse_document_frequency,
+    log_count_ratio,
+    weigh,
+)
 from stages.text.tokenize import token_ids
 from stages.text.vocab import Vocab, build_vocab
 
@@ -97,6 +102,29 @@ def test_unicode_reads_any_language_as_its_words():
     assert words("良い天気") == ["良", "い", "天", "気"]
     assert words("<B>Bold</B> a < b") == ["bold", "a", "b"]
     assert tokenize("¡Genial! <br />", "keras") == [b"\xc2\xa1genial", b"br"]  # the notebook's
+
+
+@pytest.mark.parametrize("hidden_units", [[], [8, 8]], ids=["linear", "hidden"])
+@pytest.mark.parametrize("mode, ngrams", [("multi_hot", 1), ("tf_idf", 2)])
+@pytest.mark.parametrize("ratio", [False, True], ids=["plain", "log-count ratio"])
+def test_linear_and_nb_weighted_models_read_text_as_they_trained(hidden_units, mode, ngrams,
+                                                                  ratio):
+    """With no hidden layer (logistic regression) and with each term scaled by its log-count
+    ratio, the saved model on raw text gives the probabilities of the network on the scaled
+    training batches, and evaluate's (the ratios folded into the kernel), to 1e-6."""
+    vocab = vocabulary(mode, ngrams)
+    vectors = weigh(count_terms(token_ids(TEST), vocab.terms, ngrams), vocab)
+    labels = np.arange(len(TEST)) % 2
+    scale = log_count_ratio(vectors, labels) if ratio else None
+    network = tiny_network(len(vocab.terms), hidden_units=hidden_units)
+    rng = np.random.default_rng(3)
+    network.set_weights([rng.normal(0, 0.5, w.shape) for w in network.get_weights()])
+    trained = network.predict(SparseReviews(vectors).batches(8, scale=scale), verbose=0)[:, 0]
+    model = text_model(network, vocab, scale)
+    assert [isinstance(layer, keras.layers.Rescaling) for layer in model.layers[1:2]] == [ratio]
+    raw = model.predict(tf.constant(TEST), verbose=0)[:, 0]
+    np.testing.assert_allclose(raw, trained, atol=1e-6)
+    np.testing.assert_allclose(as_evaluate_scores(model, vocab, TEST), trained, atol=1e-6)
 
 
 def test_each_kana_and_kanji_is_a_word_of_its_own():

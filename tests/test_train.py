@@ -24,7 +24,13 @@ from stages.model.network import (
     state,
 )
 from stages.model.saved import load_model, network_for_vectors, portable, save_model
-from stages.text.encode import count_terms, encode, inverse_document_frequency, weigh
+from stages.text.encode import (
+    count_terms,
+    encode,
+    inverse_document_frequency,
+    log_count_ratio,
+    weigh,
+)
 from stages.text.tokenize import token_ids
 from stages.text.vocab import Vocab, build_vocab
 from stages.train import best_epoch
@@ -206,6 +212,33 @@ def run_train(tmp_path, monkeypatch, reviews, **changes):
     network, val = network_for_vectors(model, vectors.take(np.arange(30, 40)), "val")
     network.compile(loss=model.loss)
     return model, history, trained["epochs"], (network, sparse_batches(val, labels[30:], 16))
+
+
+def test_log_count_ratio_and_no_hidden_layer_train_and_save(reviews, tmp_path, monkeypatch,
+                                                           capsys):
+    """train.log_count_ratio and hidden_units: [] through the stage itself: the saved model
+    scales its columns by the ratios of all training rows, and its network on the validation
+    vectors (ratios folded in) scores as the fit's last epoch did, before the refit."""
+    model, history, _, (network, val) = run_train(
+        tmp_path, monkeypatch, reviews, log_count_ratio=True, hidden_units=[], refit=False)
+    assert [type(layer).__name__ for layer in model.layers] == [
+        "TextVectorization", "Rescaling", "Dense"]
+    assert np.isclose(network.evaluate(val, verbose=0), history["val_loss"][-1], rtol=1e-4)
+    texts, labels = reviews
+    vectors, _ = tiny_data(reviews)
+    expected = log_count_ratio(vectors.take(np.arange(30)), labels[:30])  # the fit's rows only
+    np.testing.assert_allclose(np.asarray(model.layers[1].scale)[1:], expected, rtol=1e-6)
+
+
+def test_too_few_batches_an_epoch_are_warned_of(reviews, tmp_path, monkeypatch, capsys):
+    """30 training reviews in batches of 16 make 2 batches an epoch: train says so, once."""
+    run_train(tmp_path, monkeypatch, reviews)
+    warning = [line for line in capsys.readouterr().out.splitlines() if "warning" in line]
+    assert warning == ["warning: 30 training reviews make 2 batches of 16 an epoch, too few "
+                       "updates to learn much: lower train.batch_size, or let `make search` "
+                       "choose"]
+    run_train(tmp_path, monkeypatch, reviews, batch_size=2)
+    assert "warning" not in capsys.readouterr().out
 
 
 # A learning rate this high overshoots on the tiny data: val_loss turns up after a few epochs.

@@ -119,24 +119,29 @@ class SparseReviews:
         self.num_words = vectors.num_words
         self.rows = range(len(vectors))
 
-    def batches(self, batch_size: int, rows: range | None = None,
-                seed: int | None = None) -> tf.data.Dataset:
+    def batches(self, batch_size: int, rows: range | None = None, seed: int | None = None,
+                scale: np.ndarray | None = None) -> tf.data.Dataset:
         """Batches of `rows` (all by default), with labels if given; reshuffled every epoch
         if `seed` is given, in the same order on every run (as Keras's own `shuffle=True`
-        on NumPy input, but reproducible)."""
+        on NumPy input, but reproducible). `scale` multiplies each column (a term's
+        log-count ratio, say)."""
         rows = self.rows if rows is None else rows
         order = tf.data.Dataset.range(rows.start, rows.stop)
         if seed is not None:
             order = order.shuffle(len(rows), seed=seed, reshuffle_each_iteration=True)
-        return order.batch(batch_size).map(self.sparse_batch).prefetch(2)
+        factors = None if scale is None else tf.constant(scale, dtype=tf.float32)
+        return order.batch(batch_size).map(
+            lambda batch: self.sparse_batch(batch, factors)).prefetch(2)
 
-    def sparse_batch(self, rows: tf.Tensor) -> tuple:
+    def sparse_batch(self, rows: tf.Tensor, factors: tf.Tensor | None = None) -> tuple:
         """These rows as one `tf.SparseTensor` (and their labels)."""
         picked = tf.gather(self.columns, rows)
-        x = tf.SparseTensor(tf.stack([picked.value_rowids(), tf.cast(picked.values, tf.int64)],
-                                     axis=1),
-                            tf.ones_like(picked.values, dtype=tf.float32) if self.values is None
-                            else tf.gather(self.values, rows).values,
+        columns = tf.cast(picked.values, tf.int64)
+        values = (tf.ones_like(picked.values, dtype=tf.float32) if self.values is None
+                  else tf.gather(self.values, rows).values)
+        if factors is not None:
+            values = values * tf.gather(factors, columns)
+        x = tf.SparseTensor(tf.stack([picked.value_rowids(), columns], axis=1), values,
                             [tf.size(rows, out_type=tf.int64), self.num_words])
         return (x,) if self.targets is None else (x, tf.gather(self.targets, rows))
 

@@ -24,20 +24,20 @@ from stages.text.vocab import Vocab
 from stages.vectors.sparse import Vectors
 
 
-def text_vectorizer(vocab: Vocab) -> keras.layers.TextVectorization:
+def text_vectorizer(vocab: Vocab, dense: bool = False) -> keras.layers.TextVectorization:
     """The vectorize stage's encoding as a layer: raw reviews in, the vectors vectorize
     makes out, with one more column first (0: terms outside the vocabulary; column j + 1
     is the vocabulary's term j). The same standardisation (stages.model.standardize),
     split on whitespace, words and n-grams, and for `tf_idf` the training reviews' IDF.
-    Sparse output for `multi_hot` and `count`; dense for `tf_idf`, which Keras 3.15's
-    TextVectorization fails to weigh in sparse form."""
+    Sparse output for `multi_hot` and `count`, unless `dense`; dense for `tf_idf`, which
+    Keras 3.15's TextVectorization fails to weigh in sparse form."""
     return keras.layers.TextVectorization(
         standardize=standardize if vocab.standardize == "keras" else standardize_unicode,
         split="whitespace",
         ngrams=vocab.ngrams if vocab.ngrams > 1 else None,
         output_mode=vocab.mode, vocabulary=vocab.terms,
         idf_weights=None if vocab.idf is None else vocab.idf.astype("float32"),
-        sparse=vocab.mode != "tf_idf", name="vectorize")
+        sparse=vocab.mode != "tf_idf" and not dense, name="vectorize")
 
 
 def load_model(path: Path) -> keras.Sequential:
@@ -54,10 +54,13 @@ def load_model(path: Path) -> keras.Sequential:
     return model
 
 
-def text_model(network: keras.Sequential, vocab: Vocab) -> keras.Sequential:
+def text_model(network: keras.Sequential, vocab: Vocab,
+               scale: np.ndarray | None = None) -> keras.Sequential:
     """Raw reviews in, probabilities out: `text_vectorizer(vocab)`, then the network's
     layers as Keras's own (`Dense` for `SparseDense`) with its weights, compiled with its
     loss and a new optimizer of its kind, as any Keras can load and train further.
+    `scale`, the factor each term's column was multiplied by in training (its log-count
+    ratio), becomes a `Rescaling` layer between the two.
 
     The vectorizer's column 0 counts the terms outside the vocabulary, which the
     network never saw: the first layer's kernel gets a row of zeros for it, so that
@@ -65,8 +68,11 @@ def text_model(network: keras.Sequential, vocab: Vocab) -> keras.Sequential:
     """
     layers = [(keras.layers.Dense if isinstance(layer, SparseDense) else type(layer)).from_config(
         layer.get_config()) for layer in network.layers]
+    scaling = [] if scale is None else [keras.layers.Rescaling(
+        np.r_[1, scale].astype("float32"), name="log_count_ratio")]
     model = keras.Sequential([keras.Input(shape=(), dtype="string", name="review"),
-                              text_vectorizer(vocab), *layers], name=network.name)
+                              text_vectorizer(vocab, dense=bool(scaling)), *scaling, *layers],
+                             name=network.name)
     kernel, *bias = network.layers[0].get_weights()
     layers[0].set_weights([np.vstack([np.zeros_like(kernel[:1]), kernel]), *bias])
     for layer, trained in zip(layers[1:], network.layers[1:]):
@@ -80,15 +86,25 @@ def text_model(network: keras.Sequential, vocab: Vocab) -> keras.Sequential:
 
 
 def network_for_vectors(model: keras.Sequential, vectors: Vectors,
-                   vectors_from: str) -> tuple[keras.Sequential, Vectors]:
+                        vectors_from: str) -> tuple[keras.Sequential, Vectors]:
     """The network inside a text model, and `vectors` as it reads them: the vectorizer's
-    column 0 (terms outside the vocabulary, zero weight) comes first."""
+    column 0 (terms outside the vocabulary, zero weight) comes first. A `Rescaling` layer
+    (log-count ratios) is folded into the first Dense layer's kernel, row by row: the
+    product is the same, and the vectors stay sparse."""
     width = model.layers[0].vocabulary_size()
     if width != vectors.num_words + 1:
         raise StageError(f"the model knows {width - 1} terms but {vectors_from} has "
                          f"{vectors.num_words}: run `dvc repro` to bring them back in step")
+    layers = model.layers[1:]
+    if isinstance(layers[0], keras.layers.Rescaling):
+        scale = np.asarray(layers[0].scale, dtype="float32")
+        first = type(layers[1]).from_config(layers[1].get_config())
+        first.build((None, width))
+        kernel, *bias = layers[1].get_weights()
+        first.set_weights([kernel * scale[:, None], *bias])
+        layers = [first, *layers[2:]]
     network = keras.Sequential([keras.Input(shape=(width,), sparse=True, name="vectors"),
-                                *model.layers[1:]])
+                                *layers])
     # Column ids keep the most compact type that holds them: 2 bytes each up to 65,536 columns.
     shifted = Vectors(vectors.indices.astype(np.min_scalar_type(width - 1)) + 1, vectors.indptr,
                       width, vectors.values)

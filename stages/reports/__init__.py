@@ -1,1 +1,1 @@
-"""What evaluate reports: the test metrics, train's history, and the PNG figures."""
+"""What curves and evaluate report: train's history, the test metrics, the PNG figures."""

@@ -1,10 +1,10 @@
-"""The PNG figures that evaluate writes, drawn with matplotlib: the learning curves of
-train's history, the confusion matrix and the ROC curve of the test reviews.
+"""The PNG figures, drawn with matplotlib: the learning curves of train's history (the
+curves stage's), the confusion matrix and the ROC curve of the test reviews (evaluate's).
 
 Each function returns the PNG's bytes, for the stage to write with its other
-outputs once everything has succeeded. evaluate draws them in a second
-process (`drawing_process`), on the other core: matplotlib loads and draws
-there while TensorFlow loads and scores in the stage's own process.
+outputs once everything has succeeded. evaluate draws its two in a second
+process (`drawing_process`), on the other core, while TensorFlow loads and
+scores in the stage's own; curves, which loads no TensorFlow, draws its own.
 """
 
 import io

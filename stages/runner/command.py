@@ -31,7 +31,6 @@ def run(main: Callable[[], None]) -> None:
     except StageError as error:
         sys.exit(f"error: {error}")
     except KeyboardInterrupt:
-        if dvc_gone():
-            sys.exit("stopped: the dvc process that ran this stage is gone; no output was written")
-        sys.exit("interrupted: no output was written")
+        sys.exit("interrupted: no output was written"
+                 + ("; the dvc process that ran this stage is gone" if dvc_gone() else ""))
     fast_exit()

@@ -74,10 +74,10 @@ def count_or_fraction() -> Param:
     return Param(ok, "a count (an integer >= 1) or a fraction between 0 and 1, e.g. 0.2")
 
 
-def boolean() -> Param:
+def boolean(default: Any = REQUIRED) -> Param:
     def ok(v) -> bool:
         return isinstance(v, bool)
-    return Param(ok, "true or false")
+    return Param(ok, "true or false", default)
 
 
 def int_list(low: int) -> Param:

@@ -91,6 +91,18 @@ def inverse_document_frequency(train_counts: Vectors) -> np.ndarray:
     return np.log(1 + len(train_counts) / (1 + containing))
 
 
+def log_count_ratio(vectors: Vectors, labels: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """Each term's log-count ratio in these labelled reviews, as NBSVM weighs its features
+    (Wang & Manning 2012): log((p / |p|₁) / (q / |q|₁)), where p is `alpha` plus the number
+    of positive reviews containing the term, q the same for negative ones. Positive for a
+    term more frequent in positive reviews, negative for one more frequent in negative ones."""
+    row_labels = np.repeat(labels, np.diff(vectors.indptr))
+    containing = [alpha + np.bincount(vectors.indices[row_labels == label],
+                                      minlength=vectors.num_words) for label in (1, 0)]
+    p, q = (count / count.sum() for count in containing)
+    return np.log(p / q).astype(np.float32)
+
+
 def weigh(counts: Vectors, vocab: Vocab) -> Vectors:
     """Counts as the vocabulary's mode wants them: 1s, counts, or count × idf."""
     if vocab.mode == "multi_hot":
