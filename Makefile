@@ -16,7 +16,7 @@ BIN := $(VENV)/$(if $(filter Windows_NT,$(OS)),Scripts,bin)
 # Recipes run dvc and the stages' `python` from .venv; so does DVC for each stage.
 IN_VENV := PATH="$(CURDIR)/$(BIN):$$PATH" DVC_NO_ANALYTICS=1
 
-.PHONY: setup repro test test-fast benchmark benchmark-scale plots-check lock python
+.PHONY: setup repro test test-fast search benchmark benchmark-scale plots-check lock python
 
 setup: $(VENV)/.installed plots/offline.html
 
@@ -47,6 +47,13 @@ repro: setup
 test: setup
 	$(IN_VENV) ruff check .
 	$(IN_VENV) python -m pytest -q -n auto --dist loadfile
+
+# Trials of search.yaml's params as DVC experiments, judged on the validation reviews; the
+# best one applied and evaluated. STUDY and STORAGE (a database URL) share a study.
+TRIALS ?= 20
+search: setup
+	$(IN_VENV) python -m stages.get_data
+	$(IN_VENV) python -m stages.search --trials $(TRIALS) $(if $(STUDY),--study $(STUDY)) $(if $(STORAGE),--storage $(STORAGE))
 
 # The tests that need no DVC subprocess, server or real data: under a minute on 2 cores.
 test-fast: setup

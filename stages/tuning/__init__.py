@@ -1,0 +1,1 @@
+"""The search of `make search`: its space (search.yaml), and its trials as DVC experiments."""

@@ -1,0 +1,50 @@
+"""Trials as DVC experiments: each runs the pipeline up to curves with `dvc exp run`, so it
+is listed by `dvc exp show`, can be applied or pushed like any experiment, and reuses what
+an earlier trial computed through DVC's run-cache. None runs evaluate."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from stages.runner.process import StageError
+from stages.tuning.space import override
+
+VALIDATION = Path("reports/train.json")  # curves' validation metrics
+LAST_STAGE = "curves"  # a trial's pipeline ends here: evaluate, and the test set, are left out
+
+
+def dvc(*args: str, quiet: bool = True) -> subprocess.CompletedProcess:
+    """A DVC command from this environment; its output captured unless `quiet` is False.
+    A Ctrl-C reaches it too (it is in our process group): wait for it to finish stopping."""
+    process = subprocess.Popen([sys.executable, "-m", "dvc", *args], text=True,
+                               stdout=subprocess.PIPE if quiet else None,
+                               stderr=subprocess.STDOUT if quiet else None)
+    try:
+        output, _ = process.communicate()
+    except KeyboardInterrupt:
+        process.communicate()
+        raise
+    return subprocess.CompletedProcess(process.args, process.returncode, output or "")
+
+
+def run_trial(name: str, values: dict) -> tuple[dict | None, str]:
+    """Run one trial as the experiment `name`: (its validation metrics, "") or (None, why
+    it failed, in a line)."""
+    overrides = [arg for key, value in values.items() for arg in ("-S", override(key, value))]
+    result = dvc("exp", "run", "--name", name, *overrides, LAST_STAGE)
+    if result.returncode != 0:
+        lines = [line.strip() for line in result.stdout.splitlines() if line.strip()]
+        errors = [line for line in lines if line.startswith(("error:", "ERROR:"))]
+        return None, (errors or lines or ["dvc exp run failed"])[-1]
+    return json.loads(VALIDATION.read_text()), ""
+
+
+def apply_and_evaluate(name: str) -> None:
+    """Put experiment `name`'s params and outputs in the workspace, then evaluate its model
+    on the test set, once: `dvc repro` finds only evaluate out of date."""
+    for args in (("exp", "apply", name), ("repro",)):
+        result = dvc(*args)
+        if result.returncode != 0:
+            raise StageError(f"`dvc {' '.join(args)}` failed: "
+                             + (result.stdout.strip().splitlines() or ["no output"])[-1])
