@@ -16,7 +16,7 @@ BIN := $(VENV)/$(if $(filter Windows_NT,$(OS)),Scripts,bin)
 # Recipes run dvc and the stages' `python` from .venv; so does DVC for each stage.
 IN_VENV := PATH="$(CURDIR)/$(BIN):$$PATH" DVC_NO_ANALYTICS=1
 
-.PHONY: setup repro test test-fast search benchmark benchmark-scale plots-check lock python
+.PHONY: setup repro test test-fast search benchmark benchmark-peer benchmark-scale plots-check lock python
 
 setup: $(VENV)/.installed plots/offline.html
 
@@ -62,6 +62,11 @@ test-fast: setup
 
 benchmark: setup
 	$(IN_VENV) python benchmarks/run.py --rounds 3
+
+# scikit-learn's TF-IDF + logistic regression on the same train/test split (data/raw).
+benchmark-peer: setup
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/uv pip install --quiet $(shell $(BIN)/python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['benchmark'])")
+	$(IN_VENV) python benchmarks/peer.py
 
 # Each stage's time and memory on IMDB repeated 1, 4 and 8 times (SCALES="1 40" for more).
 SCALES ?= 1 4 8
