@@ -200,3 +200,19 @@ def test_reviews_round_trip_through_bytes_and_offsets():
     text, offsets = pack_reviews(reviews)
     assert text.dtype == np.uint8 and offsets[-1] == len(text)
     assert unpack_reviews(text, offsets) == reviews
+
+
+def test_params_yaml_takes_every_value_dvc_writes_into_it(tmp_path):
+    """`dvc exp run -S` rewrites params.yaml in place, keeping its comments: a search sets
+    hidden_units to [] and back to a list, and the file must stay valid YAML, the values
+    those set, and the file as it was once the defaults come back."""
+    from conftest import ROOT
+    from dvc.utils.serialize import modify_yaml
+
+    path = tmp_path / "params.yaml"
+    path.write_text((ROOT / "params.yaml").read_text())
+    for units in ([], [64], [], [16, 16]):
+        with modify_yaml(path) as params:
+            params["train"]["hidden_units"] = units
+        assert yaml.safe_load(path.read_text())["train"]["hidden_units"] == units
+    assert path.read_text() == (ROOT / "params.yaml").read_text()
