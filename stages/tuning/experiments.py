@@ -28,15 +28,20 @@ def dvc(*args: str, quiet: bool = True) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(process.args, process.returncode, output or "")
 
 
+LOGS = Path(".dvc/tmp/search")  # each failed trial's output, in full (DVC's own scratch folder)
+
+
 def run_trial(name: str, values: dict) -> tuple[dict | None, str]:
     """Run one trial as the experiment `name`: (its validation metrics, "") or (None, why
-    it failed, in a line)."""
+    it failed, in a line, and where its whole output is)."""
     overrides = [arg for key, value in values.items() for arg in ("-S", override(key, value))]
     result = dvc("exp", "run", "--name", name, *overrides, LAST_STAGE)
     if result.returncode != 0:
+        LOGS.mkdir(parents=True, exist_ok=True)
+        (LOGS / f"{name}.log").write_text(result.stdout)
         lines = [line.strip() for line in result.stdout.splitlines() if line.strip()]
         errors = [line for line in lines if line.startswith(("error:", "ERROR:"))]
-        return None, (errors or lines or ["dvc exp run failed"])[-1]
+        return None, f"{(errors or lines or ['dvc exp run failed'])[-1]} ({LOGS}/{name}.log)"
     return json.loads(VALIDATION.read_text()), ""
 
 
