@@ -2,12 +2,16 @@
 the best applied and evaluated once, failures recorded, a bad space refused up front."""
 
 import json
+import os
 import re
+import signal
+import subprocess
 import sys
+import time
 
 import pytest
 import yaml
-from conftest import make_project
+from conftest import environment, make_project
 
 pytestmark = pytest.mark.slow  # DVC in subprocesses, servers or the real data
 
@@ -109,3 +113,36 @@ def test_a_bad_space_is_refused_before_any_trial(tmp_path, space, message):
     assert result.returncode == 1 and message in result.stderr, result.stderr
     assert result.stderr.count("\n") == 1 and result.stdout == ""
     assert experiments(project) == {}
+
+
+@pytest.mark.parametrize("after_trials", [0, 1])
+def test_ctrl_c_leaves_the_best_so_far_or_the_workspace_as_it_was(tmp_path, after_trials):
+    """Ctrl-C (SIGINT to the search's process group, as a terminal sends it) during a trial:
+    with a finished trial, the workspace holds the best so far, evaluated; with none, the
+    workspace is as it was. Either way `dvc status` is clean and the message says which."""
+    project = tiny_search(tmp_path, f"stopped{after_trials}")
+    before = project.run("git", "status", "--porcelain").stdout
+    search = subprocess.Popen(
+        [sys.executable, "-m", "stages.search", "--study", "s", "--trials", "5"],
+        cwd=project.path, env=environment() | {"PYTHONUNBUFFERED": "1"}, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        seen = ""
+        while len(trial_lines(seen)) < after_trials or "searching" not in seen:
+            seen += search.stdout.readline()
+        time.sleep(3)  # the next trial is under way
+        os.killpg(search.pid, signal.SIGINT)
+        output = seen + search.communicate(timeout=180)[0]
+    finally:
+        if search.poll() is None:
+            os.killpg(search.pid, signal.SIGKILL)
+    assert search.returncode == 1, output
+    if after_trials:
+        assert "stopped: the workspace holds the best trial so far, s-0, evaluated" in output
+        assert yaml.safe_load((project.path / "params.yaml").read_text()) == experiments(
+            project)["s-0"]
+    else:
+        assert "stopped before any trial finished: the workspace is as it was" in output
+        assert project.run("git", "status", "--porcelain").stdout == before
+    assert "Traceback" not in output, output
+    assert json.loads(project.dvc("status", "--json").stdout) == {}

@@ -32,11 +32,8 @@ LABELS = {name: label for label, name in enumerate(SHORT_NAMES)}  # aclImdb's fo
 
 
 def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as file:
-        while chunk := file.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 def reviews_sha256(files: list[tuple[str, bytes]]) -> str:

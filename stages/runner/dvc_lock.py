@@ -29,11 +29,8 @@ def locked_md5(path: Path, lock: Path = LOCK_FILE) -> str | None:
 
 
 def file_md5(path: Path) -> str:
-    digest = hashlib.md5()
     with open(path, "rb") as file:
-        while chunk := file.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(file, "md5").hexdigest()
 
 
 def warn_if_not_locked(path: Path, lock: Path = LOCK_FILE) -> None:
