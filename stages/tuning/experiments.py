@@ -50,6 +50,10 @@ def apply_and_evaluate(name: str) -> None:
     on the test set, once: `dvc repro` finds only evaluate out of date."""
     for args in (("exp", "apply", name), ("repro",)):
         result = dvc(*args)
-        if result.returncode != 0:
+        # A tracked file that no stage reads (the IMDB archive's .dvc file, for a user with
+        # data of their own) may be absent from the cache: `dvc exp apply` then says files
+        # are missing, once it has applied the experiment; `dvc repro` restores the rest.
+        missing = args[0] == "exp" and "missing-files" in result.stdout
+        if result.returncode != 0 and not missing:
             raise StageError(f"`dvc {' '.join(args)}` failed: "
                              + (result.stdout.strip().splitlines() or ["no output"])[-1])
