@@ -24,10 +24,6 @@ from stages.runner.process import StageError
 from stages.tuning.experiments import apply_and_evaluate, dvc, run_trial
 from stages.tuning.space import Choices, Range, Space, load_space, override, suggest
 
-# What a stopped search puts back when no trial has finished: the git-kept files a trial
-# changes (DVC's own outputs come back with `dvc checkout`).
-KEPT_IN_GIT = ["params.yaml", "dvc.lock", "reports"]
-
 
 def describe(values: dict, space: Space) -> str:
     """The values a trial tried, of the params the space lets vary, as `-S` takes them."""
@@ -40,9 +36,10 @@ def fixed(spec) -> bool:
 
 
 def snapshot() -> dict[Path, bytes]:
-    files = [Path(name) for name in KEPT_IN_GIT if Path(name).is_file()]
-    files += [path for path in Path("reports").rglob("*") if path.is_file()]
-    return {path: path.read_bytes() for path in files}
+    """What a stopped search puts back when no trial has finished: the git-kept files a
+    trial changes (DVC's own outputs come back with `dvc checkout`)."""
+    files = [Path("params.yaml"), Path("dvc.lock"), *Path("reports").rglob("*")]
+    return {path: path.read_bytes() for path in files if path.is_file()}
 
 
 def restore(files: dict[Path, bytes]) -> None:
@@ -67,9 +64,13 @@ def main() -> None:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(study_name=args.study, storage=args.storage,
-                                direction=space.direction, load_if_exists=True,
-                                sampler=optuna.samplers.TPESampler(seed=args.seed))
+    try:
+        study = optuna.create_study(study_name=args.study, storage=args.storage,
+                                    direction=space.direction, load_if_exists=True,
+                                    sampler=optuna.samplers.TPESampler(seed=args.seed))
+    except Exception as error:  # SQLAlchemy's and the drivers' many kinds
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise StageError(f"cannot open the study in --storage {args.storage}: {reason}")
     before, start = snapshot(), time.monotonic()
     print(f"searching {len(space.params)} params of {args.space} for the best {space.metric} "
           f"on the validation reviews: {args.trials} trials of study {args.study}")
