@@ -3,6 +3,7 @@
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -112,6 +113,15 @@ def environment() -> dict:
     env.pop("PYTHONUNBUFFERED", None)  # output to a pipe is buffered, as it usually is
     env["IMDB_ARCHIVE_URL"] = "http://127.0.0.1:9/aclImdb_v1.tar.gz"  # refused at once: offline
     return env
+
+
+def default_signals():
+    """For a child process (`preexec_fn`): SIGINT and SIGTERM at their default actions, even
+    where the tests were started with them ignored or blocked (a shell ignores SIGINT in its
+    background jobs, some runners block SIGTERM): both are inherited by every child."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
 class Project:

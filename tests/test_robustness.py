@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, environment, reproduced_project
+from conftest import ROOT, default_signals, environment, reproduced_project
 
 pytestmark = pytest.mark.slow  # DVC in subprocesses, servers or the real data
 
@@ -37,12 +37,6 @@ def wait_for(process, pattern: str, timeout: float = 120) -> str:
         if re.search(pattern, seen):
             return seen
     raise AssertionError(f"never saw {pattern!r} in:\n{seen}")
-
-
-def default_signals():
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
 def stop(process):

@@ -11,7 +11,7 @@ import time
 
 import pytest
 import yaml
-from conftest import environment, make_project
+from conftest import default_signals, environment, make_project
 
 pytestmark = pytest.mark.slow  # DVC in subprocesses, servers or the real data
 
@@ -125,7 +125,8 @@ def test_ctrl_c_leaves_the_best_so_far_or_the_workspace_as_it_was(tmp_path, afte
     search = subprocess.Popen(
         [sys.executable, "-m", "stages.search", "--study", "s", "--trials", "5"],
         cwd=project.path, env=environment() | {"PYTHONUNBUFFERED": "1"}, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        preexec_fn=default_signals)
     try:
         seen = ""
         while len(trial_lines(seen)) < after_trials or "searching" not in seen:

@@ -142,9 +142,10 @@ def test_the_first_dvc_session_runs_as_written(project):
 
     # What the prose says next: keep the experiment on a branch; compare it.
     readme = (ROOT / "README.md").read_text()
-    [branch] = re.findall(rf"`(dvc exp branch {README_EXPERIMENT}[^`]*)`",
-                          readme.replace("\n", " "))
-    project.dvc(*shlex.split(branch.replace(README_EXPERIMENT, name))[1:])
+    # The README writes the experiment's name as a placeholder, and names its own run.
+    [branch] = re.findall(r"`(dvc exp branch <name> [^`]*)`", readme.replace("\n", " "))
+    assert f"here\n`{README_EXPERIMENT}`; yours differs" in readme
+    project.dvc(*shlex.split(branch.replace("<name>", name))[1:])
     assert "more-epochs" in project.run("git", "branch").stdout
     branched = yaml.safe_load(project.run("git", "show", "more-epochs:params.yaml").stdout)
     assert branched["train"]["epochs"] == 8
