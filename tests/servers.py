@@ -4,6 +4,8 @@
   made for the test; DVC reaches it through dvc-ssh, as it would a team's server.
 - `HTTPServer`: Python's http.server over a remote's folder: what a public, read-only
   DVC remote is.
+- `PostgresServer`: PostgreSQL (Debian: postgresql) with a cluster made for the test: the
+  database a shared search study lives in.
 
 Stopping one ends the connections it has forked too, as switching a server off would.
 """
@@ -15,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -158,3 +161,76 @@ def ssh_server(folder: Path):
     except (RuntimeError, OSError) as error:
         server.stop()
         pytest.skip(f"sshd could not start here: {str(error).strip().splitlines()[-1]}")
+
+
+def postgres_bin() -> Path | None:
+    """The folder of PostgreSQL's server programs: on PATH, or Debian's newest."""
+    on_path = shutil.which("initdb")
+    if on_path:
+        return Path(on_path).parent
+    debian = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+                    key=lambda path: int(path.parts[-3]) if path.parts[-3].isdigit() else 0)
+    return debian[-1].parent if debian else None
+
+
+class PostgresServer(Server):
+    """PostgreSQL on 127.0.0.1 with a new cluster: the user postgres logs in without a
+    password. PostgreSQL refuses to run as root, so as root it runs as the user postgres,
+    its cluster in a folder of its own outside the tests' private ones."""
+
+    def __init__(self, folder: Path):
+        super().__init__(folder)
+        self.bin = postgres_bin()
+        self.data = Path(tempfile.mkdtemp(prefix="imdb-postgres-"))
+        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self.as_user:
+            shutil.chown(self.data, "postgres")
+        subprocess.run([*self.as_user, str(self.bin / "initdb"), "-D", str(self.data / "cluster"),
+                        "-A", "trust", "-U", "postgres", "--no-sync"],
+                       check=True, capture_output=True, text=True)
+
+    def command(self) -> list[str]:
+        return [*self.as_user, str(self.bin / "postgres"), "-D", str(self.data / "cluster"),
+                "-p", str(self.port), "-k", str(self.data), "-c", "listen_addresses=127.0.0.1",
+                "-c", "fsync=off"]
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> "PostgresServer":
+        import psycopg
+
+        super().start()
+        deadline = time.monotonic() + 20
+        while True:  # the port opens before the server takes logins
+            try:
+                psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres").close()
+                return self
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.data, ignore_errors=True)
+
+
+def postgres_server(folder: Path):
+    """A started PostgresServer, or a skip that says what is missing."""
+    import pytest
+
+    if postgres_bin() is None:
+        pytest.skip("PostgreSQL is not installed (Debian: apt-get install postgresql)")
+    try:
+        server = PostgresServer(folder)
+    except (subprocess.CalledProcessError, OSError, KeyError, LookupError) as error:
+        detail = getattr(error, "stderr", None) or str(error)
+        reason = detail.strip().splitlines()[-1]
+        pytest.skip(f"PostgreSQL could not set up a cluster here: {reason}")
+    try:
+        return server.start()
+    except Exception as error:
+        server.remove()
+        pytest.skip(f"PostgreSQL could not start here: {str(error).strip().splitlines()[-1]}")

@@ -57,3 +57,32 @@ def apply_and_evaluate(name: str) -> None:
         if result.returncode != 0 and not missing:
             raise StageError(f"`dvc {' '.join(args)}` failed: "
                              + (result.stdout.strip().splitlines() or ["no output"])[-1])
+
+
+def git_remote_exists(remote: str) -> bool:
+    return subprocess.run(["git", "remote", "get-url", remote], capture_output=True).returncode == 0
+
+
+def is_local(name: str) -> bool:
+    """Whether experiment `name` is in this clone (DVC keeps it under refs/exps/)."""
+    refs = subprocess.run(["git", "for-each-ref", "--format=%(refname)", "refs/exps"],
+                          capture_output=True, text=True).stdout.split()
+    return any(ref.endswith(f"/{name}") for ref in refs)
+
+
+def push(name: str, remote: str) -> None:
+    """Experiment `name` to the git remote, its outputs to the DVC remote."""
+    result = dvc("exp", "push", remote, name)
+    if result.returncode != 0:
+        raise StageError(f"`dvc exp push {remote} {name}` failed: "
+                         + (result.stdout.strip().splitlines() or ["no output"])[-1])
+
+
+def pull(name: str, remote: str) -> None:
+    """Experiment `name`, run by another worker: its commit from the git remote, its
+    outputs from the DVC remote; nothing is trained again."""
+    result = dvc("exp", "pull", remote, name)
+    if result.returncode != 0 or not is_local(name):
+        raise StageError(f"the best trial, {name}, ran on another worker and `dvc exp pull "
+                         f"{remote} {name}` could not bring it: "
+                         + (result.stdout.strip().splitlines() or ["no output"])[-1])
