@@ -113,6 +113,8 @@ def test_two_workers_share_one_study_and_end_with_the_same_best(team):
     assert all(t.state.name == "COMPLETE" for t in trials)
     names = [t.user_attrs["experiment"] for t in trials]
     assert names == [f"shared-{n}" for n in range(6)]
+    tried = [json.dumps(t.params, sort_keys=True) for t in trials]
+    assert len(set(tried)) == 6, tried  # no values tried twice: each worker draws its own
     ran_on = {t.user_attrs["worker"].rsplit("/", 1)[1] for t in trials}
     assert ran_on == {"w1", "w2"}  # both worked
     for (out, _), w in zip(results, workers):  # each trial line once, on the worker that ran it
