@@ -193,7 +193,8 @@ def make_project(path: Path) -> Project:
     shutil.copytree(ROOT / "stages", path / "stages",
                     ignore=shutil.ignore_patterns("__pycache__"))
     (path / "plots").mkdir()
-    for name in ("dvc.yaml", ".gitignore", "plots/learning_curves.json"):
+    for name in ("dvc.yaml", ".gitignore", "plots/learning_curves.json", "plots/roc.json",
+                 "plots/confusion.json"):
         shutil.copy(ROOT / name, path / name)
     project = Project(path)
     (path / "params.yaml").write_text(tiny_params_text())
