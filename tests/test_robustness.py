@@ -297,16 +297,55 @@ def test_readme_test_command_is_what_ci_runs():
     assert "\nmake test\n" in (ROOT / ".ci/run").read_text()
 
 
-@pytest.mark.skipif(not shutil.which(render_check.BROWSER), reason="needs Debian's chromium")
-def test_plots_draw_offline_in_headless_chromium(project):
+def offline_plots(project) -> None:
     template = ROOT / "plots/offline.html"
     assert template.is_file(), "run `make setup` (it runs plots/offline_template.py) first"
     project.dvc("config", "--local", "plots.html_template", str(template))
-    marks = render_check.render(project.path, project.path / "reports/plots.png")
-    assert marks[render_check.LEARNING_CURVES]["line"] >= 4
-    assert marks["reports_predictions_csv"]["rect"] >= 2
-    assert all(marks.values())
+
+
+@pytest.mark.skipif(not shutil.which(render_check.BROWSER), reason="needs Debian's chromium")
+def test_plots_draw_offline_in_headless_chromium(project):
+    """Each chart once (the README's PNGs are not DVC plots), in full: the learning curves,
+    the ROC curve with its chance line and an AUC that is the metric's, and the confusion
+    matrix with counts that add up to the test reviews."""
+    offline_plots(project)
+    plots = render_check.render(project.path, project.path / "reports/plots.png")
+    assert render_check.problems(plots) == []
+    declared = json.loads(project.dvc("plots", "show", "--json").stdout)["data"]
+    assert sorted(declared) == ["reports/history.csv", "reports/predictions.csv",
+                                "reports/roc.json"]
+    assert set(plots) == {render_check.LEARNING_CURVES, render_check.ROC,
+                          render_check.CONFUSION}
+    metrics = json.loads((project.path / "reports/metrics.json").read_text())
+    counts = [int(text.replace(",", "")) for text, _ in plots[render_check.CONFUSION].texts]
+    assert len(counts) == 4 and sum(counts) == metrics["n_reviews"]
+    [auc] = [text for text, _ in plots[render_check.ROC].texts if text.startswith("AUC ")]
+    assert auc.split()[1] == f"{metrics['roc_auc']:.4f}", auc
     assert (project.path / "reports/plots.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.skipif(not shutil.which(render_check.BROWSER), reason="needs Debian's chromium")
+def test_a_revision_keeps_one_colour_in_every_chart_of_a_plots_diff(project, tmp_path):
+    """`dvc plots diff HEAD` after a change: the learning curves and the ROC curve give each
+    revision the same colour, in their legends and on the AUC of each; the confusion matrix
+    draws one panel of counts per revision."""
+    offline_plots(project)
+    project.set_param("train.epochs", 2)
+    try:
+        project.repro()
+        plots = render_check.render(project.path, tmp_path / "diff.png", revisions=("HEAD",))
+    finally:
+        project.run("git", "checkout", "--", ".")
+        project.dvc("checkout", "-q")
+    revisions = {"HEAD", "workspace"}
+    curves, roc = plots[render_check.LEARNING_CURVES].legend, plots[render_check.ROC].legend
+    assert revisions <= set(curves) and revisions <= set(roc), (curves, roc)
+    colours = {rev: curves[rev] for rev in revisions}
+    assert {rev: roc[rev] for rev in revisions} == colours and len(set(colours.values())) == 2
+    aucs = {text.split()[-1]: fill for text, fill in plots[render_check.ROC].texts
+            if text.startswith("AUC ")}
+    assert aucs == colours
+    assert len(plots[render_check.CONFUSION].texts) == 8  # four counts a revision
 
 
 @pytest.mark.parametrize("tampered", ["reports/metrics.json", "dvc.lock"])
