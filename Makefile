@@ -39,9 +39,18 @@ plots/offline.html: plots/offline_template.py $(VENV)/.installed
 	$(IN_VENV) python plots/offline_template.py
 
 # The dataset first: a copy at hand, `dvc pull`, or the download (stages/get_data.py).
+# Then `dvc repro --pull` where the DVC remote holds outputs this clone lacks: a
+# teammate's clone fetches them, and only what the remote lacks is computed. With
+# no remote, or none reachable, plain `dvc repro` computes everything here.
 repro: setup
 	$(IN_VENV) python -m stages.get_data
-	$(IN_VENV) dvc repro
+	@if $(IN_VENV) dvc status --cloud --json 2>/dev/null | grep -q '"deleted"'; then \
+	    echo "dvc repro --pull  # the DVC remote holds outputs of this commit"; \
+	    $(IN_VENV) dvc repro --pull; \
+	else \
+	    echo "dvc repro"; \
+	    $(IN_VENV) dvc repro; \
+	fi
 
 # The linter first; then one worker per core, each test file on one worker with its fixtures.
 test: setup

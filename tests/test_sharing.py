@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, Project, environment, reproduced_project
+from conftest import ROOT, Project, environment, make_project, reproduced_project
 from servers import HTTPServer, SSHServer, ssh_server
 
 pytestmark = pytest.mark.slow  # DVC in subprocesses, servers or the real data
@@ -94,6 +94,7 @@ def team(tmp_path_factory):
         a = reproduced_project(tmp_path_factory, "machine_a")
         a.run("git", "branch", "-M", "main")
         use_remote(a, ssh.url(storage), ssh.key)
+        shutil.copy(ROOT / "Makefile", a.path / "Makefile")  # `make repro`, as a teammate runs it
         a.commit("the team's DVC remote")
         a.run("git", "remote", "add", "origin", str(origin))
         a.run("git", "push", "-q", "origin", "main")
@@ -113,6 +114,76 @@ def test_a_fresh_clone_pulls_every_output_and_has_nothing_to_run(team):
     assert json.loads(b.dvc("status", "--json").stdout) == {}
     assert b.repro()[0] == []
     predicts(b)  # the model and vocabulary are there: no training needed
+    assert b.run("git", "status", "--porcelain").stdout == ""
+
+
+def test_the_committed_dvc_config_survives_dvc_remote_modify(tmp_path):
+    """`dvc remote modify` rewrites .dvc/config and drops its comments: the explanation of
+    the project's remote lives in docs/sharing.md, and the file comes back byte for byte."""
+    project = make_project(tmp_path / "repo")
+    shutil.copy(ROOT / ".dvc/config", project.path / ".dvc/config")
+    before = (project.path / ".dvc/config").read_text()
+    project.dvc("remote", "modify", "storage", "url", "ssh://you@server.example.com/srv/dvc")
+    # back to the folder beside the repository (a path from where the command runs)
+    project.dvc("remote", "modify", "storage", "url", "../imdb-sentiment-storage")
+    assert (project.path / ".dvc/config").read_text() == before
+    sharing = (ROOT / "docs/sharing.md").read_text()
+    assert "verify = true" in sharing and "folder beside the repository" in " ".join(
+        sharing.split())
+
+
+def make_repro(project: Project) -> tuple[list[str], str]:
+    """The Quick start's `make repro` in `project` (its setup, the environment, is the
+    tests'): the stages that ran, and the output."""
+    result = project.run("make", "--no-print-directory", "-o", "setup", "repro")
+    output = result.stdout + result.stderr
+    return [line.split("'")[1] for line in output.splitlines()
+            if line.startswith("Running stage '")], output
+
+
+@pytest.mark.parametrize("server", ["ssh", "folder"])
+def test_a_teammates_make_repro_fetches_the_commits_outputs_and_runs_nothing(team, server):
+    b = team.clone(f"make-{server}", keyfile=server == "ssh")
+    if server == "folder":  # the remote's folder, reached as a mounted share would be
+        b.dvc("remote", "modify", "--local", "storage", "url", str(team.storage))
+    ran, output = make_repro(b)
+    assert ran == [] and "dvc repro --pull" in output, output
+    assert files(b) == files(team.a)
+    assert json.loads(b.dvc("status", "--json").stdout) == {}
+    assert b.run("git", "status", "--porcelain").stdout == ""
+    predicts(b)
+
+
+def test_make_repro_computes_only_what_the_remote_lacks(team, tmp_path):
+    """A remote without the model (nor its history): train runs, nothing else; its model is
+    the committed one, byte for byte."""
+    partial = tmp_path / "partial"
+    shutil.copytree(team.storage, partial)
+    for path in ("models/model.keras", "models/history.json"):
+        md5 = team.a.locked_md5("train", path)
+        (partial / "files/md5" / md5[:2] / md5[2:]).unlink()
+    b = team.clone("make-partial", keyfile=False)
+    b.dvc("remote", "modify", "--local", "storage", "url", str(partial))
+    ran, output = make_repro(b)
+    assert ran == ["train"], output
+    assert files(b) == files(team.a)
+    assert b.run("git", "status", "--porcelain").stdout == ""
+
+
+def test_make_repro_with_no_remote_reachable_computes_everything(team):
+    """The remote's server is down, and the dataset was copied in by hand: `make repro`
+    computes every stage whose outputs are not in git, as it would with no remote, and
+    gets the committed outputs."""
+    from servers import free_port
+
+    b = team.clone("make-offline", keyfile=False)
+    b.dvc("remote", "modify", "--local", "storage", "url",
+          f"ssh://{team.ssh.user}@127.0.0.1:{free_port()}/nowhere")
+    dataset = "data/external/aclImdb"
+    shutil.copytree(team.a.path / dataset, b.path / dataset)
+    ran, output = make_repro(b)
+    assert ran == ["load", "vectorize", "split", "train"], output  # curves' and evaluate's
+    assert files(b) == files(team.a)                                # inputs come out the same
     assert b.run("git", "status", "--porcelain").stdout == ""
 
 
