@@ -78,6 +78,9 @@ def test_the_first_dvc_session_runs_as_written(project):
     assert commands[-2] == "git switch -q main && dvc checkout"
     assert "dvc exp run -S train.epochs=8" in commands and "git checkout -q HEAD~1" in commands
     assert "dvc push" in commands
+    # each commit that the second clone checks out is pushed before it does
+    assert commands.index("git commit -qam 'Train for 8 epochs' && dvc push") < commands.index(
+        "cd ../imdb-elsewhere && git pull -q && dvc pull")
     name, dvc_status_seen = None, 0
     for command, shown in steps:
         if name:
@@ -127,11 +130,14 @@ def test_the_first_dvc_session_runs_as_written(project):
             if dvc_status_seen == 1:  # the prose: "set `epochs: 6` under `train:`"
                 project.set_param("train.epochs", 6)
     assert name, "the walkthrough never ran an experiment"
-    # "Share it": the second clone pulled the model its commit names, and trained nothing.
+    # "Share it": the second clone pulled the model its commit names, and trained nothing;
+    # it then followed to the 8-epoch commit, whose outputs had been pushed first.
     elsewhere = Project(project.path.parent / "imdb-elsewhere")
     model = hashlib.md5((elsewhere.path / "models/model.keras").read_bytes()).hexdigest()
     assert model == elsewhere.locked_md5("train", "models/model.keras")
     assert elsewhere.dvc("status").stdout.strip() == "Data and pipelines are up to date."
+    assert elsewhere.params["train"]["epochs"] == 8
+    assert elsewhere.run("git", "status", "--porcelain").stdout == ""
     # The round trip: main is as it was, its model the one its dvc.lock names.
     assert project.run("git", "status", "--porcelain").stdout == ""
     assert project.run("git", "branch", "--show-current").stdout.strip() == "main"
