@@ -76,8 +76,10 @@ def test_bad_param(project, block, key, value, message):
         check_failure(project, block, message)
     finally:
         project.write_params(before)
-    ran, _ = project.repro()  # fixed: restored from the run-cache
-    assert ran == []
+    # Fixed: restored from the run-cache, but for the stages with git-kept PNGs, which run
+    # again where the failed stage was one of them (DVC removed its outputs before running).
+    ran, _ = project.repro()
+    assert ran == (["evaluate"] if block == "evaluate" else [])
     assert json.loads(project.dvc("status", "--json").stdout) == {}
 
 
