@@ -107,10 +107,12 @@ def main() -> None:
               f"no git remote {args.git_remote!r}: the trials stay in this clone")
     try:
         join(study, baseline(args.space))
+        waiting_for = None
         while (step := next_step(study, args.trials)) != "done":
             if step == "wait":
-                print(f"waiting for trial(s) {running_elsewhere(study)} of other workers",
-                      flush=True)
+                if waiting_for != (running := running_elsewhere(study)):
+                    print(f"waiting for trial(s) {running} of other workers", flush=True)
+                    waiting_for = running
                 wait(args.heartbeat)
                 continue
             run_one(study, space, args, remote, start, pushed)

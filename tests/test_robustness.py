@@ -66,7 +66,7 @@ if os.environ.get("SIGNAL_DURING_SAVE"):
 """
 
 
-@pytest.mark.parametrize("moment", ["mid-epoch", "during-save"])
+@pytest.mark.parametrize("moment", ["mid-epoch", "mid-epoch, twice", "during-save"])
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_interrupted_training_leaves_nothing_and_the_next_repro_recovers(project, tmp_path,
                                                                          sig, moment):
@@ -77,7 +77,7 @@ def test_interrupted_training_leaves_nothing_and_the_next_repro_recovers(project
     model_md5 = project.locked_md5("train", "models/model.keras")
     before = project.params
     env = environment() | {"PYTHONUNBUFFERED": "1"}
-    if moment == "mid-epoch":
+    if moment.startswith("mid-epoch"):
         project.set_param("train.epochs", 400)  # a long run, to be interrupted
         project.set_param("train.batch_size", 2)
         command, pattern = ["repro"], r"Epoch 3/400"
@@ -96,6 +96,12 @@ def test_interrupted_training_leaves_nothing_and_the_next_repro_recovers(project
         if pattern:
             wait_for(dvc, pattern)
             os.killpg(dvc.pid, sig)  # as Ctrl-C or a CI runner's stop would: the whole group
+            for _ in range(5 if moment.endswith("twice") else 0):  # pressed again, and
+                time.sleep(0.03)                                   # again, while it stops
+                try:
+                    os.killpg(dvc.pid, sig)
+                except ProcessLookupError:
+                    break
         output = dvc.communicate(timeout=120)[0]
         assert dvc.returncode != 0, output
         assert "interrupted: no output was written" in output, output

@@ -39,10 +39,14 @@ class StageError(Exception):
 
 
 def stop_on_signals() -> None:
-    """SIGINT and SIGTERM raise KeyboardInterrupt (and are recorded for `raise_if_stopped`)."""
+    """SIGINT and SIGTERM raise KeyboardInterrupt (and are recorded for `raise_if_stopped`).
+    Once: a second signal while the stage stops (a Ctrl-C pressed twice, or the SIGTERM the
+    kernel sends when the dvc above dies of the first) is recorded and does not interrupt
+    the cleanup."""
     def stop(signum, frame):
         SIGNALS_RECEIVED.append(signum)
-        raise KeyboardInterrupt(f"stopped by signal {signum}")
+        if len(SIGNALS_RECEIVED) == 1:
+            raise KeyboardInterrupt(f"stopped by signal {signum}")
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         if signal.getsignal(signum) is not signal.SIG_IGN:  # as a shell's background jobs have it

@@ -57,7 +57,8 @@ def open_study(name: str, url: str | None, direction: str, seed: int, heartbeat:
     import optuna
     import sqlalchemy.exc
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Optuna's own warnings repeat, as log lines, the errors the search reports in one line.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     # Optuna warns that its heartbeat is meant for Study.optimize: Heartbeat below beats for
     # the trials this worker asks for and tells of itself.
