@@ -114,8 +114,8 @@ def main() -> None:
     for name, plot in plots.items():
         print(f"{name}: " + (", ".join(f"{n} {kind}" for kind, n in plot.marks.items())
                              or "nothing") + "".join(f"; {text!r}" for text, _ in plot.texts))
-    if problems(plots):
-        sys.exit("FAIL: " + "; ".join(problems(plots)))
+    if missing := problems(plots):
+        sys.exit("FAIL: " + "; ".join(missing))
     print(f"all {len(plots)} Vega plots drew in full; screenshot: {args.screenshot}")
 
 

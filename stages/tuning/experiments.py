@@ -28,6 +28,11 @@ def dvc(*args: str, quiet: bool = True) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(process.args, process.returncode, output or "")
 
 
+def last_line(result: subprocess.CompletedProcess) -> str:
+    """What a failed DVC command said last: its error, as a rule."""
+    return (result.stdout.strip().splitlines() or ["no output"])[-1]
+
+
 LOGS = Path(".dvc/tmp/search")  # each failed trial's output, in full (DVC's own scratch folder)
 
 
@@ -56,7 +61,7 @@ def apply_and_evaluate(name: str) -> None:
         missing = args[0] == "exp" and "missing-files" in result.stdout
         if result.returncode != 0 and not missing:
             raise StageError(f"`dvc {' '.join(args)}` failed: "
-                             + (result.stdout.strip().splitlines() or ["no output"])[-1])
+                             + last_line(result))
 
 
 def git_remote_exists(remote: str) -> bool:
@@ -75,7 +80,7 @@ def push(name: str, remote: str) -> None:
     result = dvc("exp", "push", remote, name)
     if result.returncode != 0:
         raise StageError(f"`dvc exp push {remote} {name}` failed: "
-                         + (result.stdout.strip().splitlines() or ["no output"])[-1])
+                         + last_line(result))
 
 
 def pull(name: str, remote: str) -> None:
@@ -85,4 +90,4 @@ def pull(name: str, remote: str) -> None:
     if result.returncode != 0 or not is_local(name):
         raise StageError(f"the best trial, {name}, ran on another worker and `dvc exp pull "
                          f"{remote} {name}` could not bring it: "
-                         + (result.stdout.strip().splitlines() or ["no output"])[-1])
+                         + last_line(result))
